@@ -1,9 +1,14 @@
-/* ninepd's configuration: one plain struct, filled from the command line
- * (and, with config/ini.c and config/libvirt.c, from files), then validated.
+/* ninepd's configuration: one plain struct, filled from a config file
+ * (config/ini.c), a libvirt domain XML (config/libvirt.c) and the command
+ * line (config/config.c), then checked by config_validate() (config/validate.c).
  * No globals: the daemon owns one struct ninepd_config.
  *
  * Ownership: every string in these structs is heap-allocated and owned by
- * the struct; config_free() releases all of it.
+ * the struct; config_free() releases all of it.  Functions that take a
+ * const char * copy it.
+ *
+ * Errors: every message names where the setting came from ("FILE:LINE:" or
+ * "command line:"), the section or export, the key and the accepted values.
  */
 #ifndef NINEPD_CONFIG_CONFIG_H
 #define NINEPD_CONFIG_CONFIG_H
@@ -11,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "remap/remap.h"
 
@@ -28,24 +34,55 @@ struct config_origin {
 	int line;   /* 0 when not known */
 };
 
+/* The keys of an [export NAME] section, to index export_conf.key_line. */
+enum export_key {
+	EXPORT_KEY_PATH = 0,
+	EXPORT_KEY_MULTIDEVS,
+	EXPORT_KEY_SECURITY_MODEL,
+	EXPORT_KEY_READONLY,
+	EXPORT_KEY_SQUASH_UID,
+	EXPORT_KEY_SQUASH_GID,
+	EXPORT_KEY_REMAP_STATE,
+	EXPORT_KEY_COUNT
+};
+
 struct export_conf {
-	char *name; /* the aname / mount tag; defaults to the path */
-	char *path;
+	char *name; /* the aname / mount tag; defaults to the path as written */
+	char *path; /* absolute once config_load() has resolved it */
 	enum multidevs_policy multidevs;
 	enum security_model security_model;
 	bool readonly;
 	int64_t squash_uid, squash_gid; /* -1: not set */
 	char *remap_state;              /* NULL: not persisted */
-	struct config_origin origin;
+	struct config_origin origin;    /* the section, <filesystem> or -e */
+	int key_line[EXPORT_KEY_COUNT]; /* line of each key; 0: origin.line */
 };
 
 #define CONFIG_DEFAULT_MSIZE (1024u * 1024u)
+#define CONFIG_MIN_MSIZE 4096u
 #define CONFIG_MAX_MSIZE (16u * 1024u * 1024u)
+#define CONFIG_MAX_THREADS 256u
+#define CONFIG_MIN_FIDS 16u
 #define CONFIG_DEFAULT_MAX_FIDS 65536u
 #define CONFIG_DEFAULT_MAX_CONNS 4096u
+#define CONFIG_DEFAULT_LOG_LEVEL LOG_LEVEL_INFO
+#define CONFIG_DEFAULT_FILE "/etc/ninepd.conf"
+#define CONFIG_UNIX_PATH_MAX 108 /* sizeof(sun_path), NUL included */
+
+/* The [server] settings, to index ninepd_config.origin and .set. */
+enum server_key {
+	SERVER_KEY_LISTEN = 0,
+	SERVER_KEY_MAX_MSIZE,
+	SERVER_KEY_THREADS,
+	SERVER_KEY_LOG_LEVEL,
+	SERVER_KEY_MAX_CONNS,
+	SERVER_KEY_MAX_FIDS,
+	SERVER_KEY_COUNT
+};
 
 struct ninepd_config {
-	char **listen; /* "unix:PATH", "tcp:HOST:PORT", "stdio" */
+	/* Public: what the daemon reads. */
+	char **listen; /* "unix:PATH", "tcp:HOST:PORT", "stdio"; may be empty */
 	size_t nlisten;
 	struct export_conf *exports;
 	size_t nexports;
@@ -55,28 +92,116 @@ struct ninepd_config {
 	unsigned max_conns;
 	unsigned max_fids; /* per connection */
 	bool trace;
-	bool check_only; /* -n */
-	char *config_file;
+	bool check_only;   /* -n */
+	char *config_file; /* the file read (-c, or the default); NULL if none */
+	char *libvirt_xml; /* --libvirt-xml FILE; NULL if none */
+
+	/* Private to config/: where each setting came from. */
+	struct config_origin *listen_origin;  /* parallel to listen[] */
+	struct config_origin origin[SERVER_KEY_COUNT];
+	unsigned set;     /* bit (1u << SERVER_KEY_x): given explicitly */
+	unsigned verbose; /* -v count; raises log_level by as many steps */
 };
 
 void config_init(struct ninepd_config *cfg);
-void config_free(struct ninepd_config *cfg);
+void config_free(struct ninepd_config *cfg); /* leaves cfg initialised */
 
 /*
- * Parse "PATH[,name=NAME][,multidevs=P][,readonly][,security_model=M]..."
- * into *out (which it initialises).  Returns 0, or -1 with a one-line
- * message in err naming the bad key and the accepted values.
+ * The entry point for main(): parse the command line, read the config file
+ * (-c FILE, else CONFIG_DEFAULT_FILE if it exists) and --libvirt-xml, apply
+ * the command line over them (an -e export replaces a file export of the
+ * same name; -l replaces the file's listen list; --msize, --threads and -v
+ * override), make export paths absolute (a file's relative paths are taken
+ * from the file's directory, the command line's from the working
+ * directory) and validate.  cfg is initialised here.
+ *
+ * Returns 0: run the daemon with *cfg.
+ *         1: exit 0 (--help or --version printed to out; or -n and the
+ *            configuration is valid: it was printed to out and
+ *            "configuration OK" to err).
+ *        -1: exit 1 (errors were printed to err).
+ * In every case the caller calls config_free(cfg) afterwards.
+ */
+int config_load(struct ninepd_config *cfg, int argc, char **argv, FILE *out, FILE *err);
+/* config_load() with another default file (NULL: none), for tests. */
+int config_load_with_default(struct ninepd_config *cfg, int argc, char **argv,
+			     const char *default_file, FILE *out, FILE *err);
+
+/*
+ * The command line alone:
+ *   ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-n] [-v]...
+ *          [--trace] [--msize N] [--threads N] [--version] [--help]
+ * Fills cfg (initialised by the caller) without reading any file.
+ * Returns 0 to continue, 1 when the program should exit 0 (--help or
+ * --version printed to out), -1 on a usage error (message printed to err).
+ */
+int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE *out, FILE *err);
+
+/*
+ * Read an INI config file into cfg: [server] settings replace cfg's,
+ * listen entries and [export NAME] sections are appended.  Reports every
+ * error to err.  Returns 0, -EINVAL if the file had errors, or -errno if
+ * it could not be read.
+ */
+int config_parse_file(struct ninepd_config *cfg, const char *path, FILE *err);
+
+/*
+ * Append an export for every <filesystem type='mount'> under <devices> of
+ * a libvirt domain XML; other filesystems are skipped with a note on err.
+ * Returns 0, -EINVAL after reporting malformed XML or unknown values, or
+ * -errno if the file could not be read.
+ */
+int config_parse_libvirt_xml(struct ninepd_config *cfg, const char *path, FILE *err);
+
+/*
+ * Apply command-line settings (cmd, from config_parse_cmdline()) over cfg
+ * (from the files).  Returns 0 or -ENOMEM.
+ */
+int config_merge(struct ninepd_config *cfg, const struct ninepd_config *cmd);
+
+/*
+ * Make relative export paths absolute: against the directory of the file
+ * they came from, or the working directory for the command line.
+ * Returns 0 or -errno (message on err).
+ */
+int config_resolve_paths(struct ninepd_config *cfg, FILE *err);
+
+/*
+ * Check everything that can be checked before the daemon starts: export
+ * paths exist and are directories, names are unique, enums are known,
+ * numbers are in range, listen addresses are well-formed, at least one
+ * export.  Prints each error to err; returns the number of errors.
+ */
+int config_validate(const struct ninepd_config *cfg, FILE *err);
+
+/* Print the effective configuration in the config file's syntax. */
+void config_print(const struct ninepd_config *cfg, FILE *out);
+
+/*
+ * Parse "PATH[,name=NAME][,multidevs=P][,readonly][,security_model=M]
+ * [,squash_uid=N][,squash_gid=N][,remap_state=FILE]" into *out (which it
+ * initialises; origin: the command line).  ",," stands for a comma in PATH
+ * or a value.  Returns 0, or -1 with a one-line message in err naming the
+ * bad key and the accepted values.
  */
 int config_parse_export_spec(const char *spec, struct export_conf *out, char *err, size_t errlen);
 
-void export_conf_free(struct export_conf *e);
+void export_conf_init(struct export_conf *e);
+void export_conf_free(struct export_conf *e); /* leaves e initialised */
 
-/* Append copies; return 0 or -1 (ENOMEM). */
+/* Append copies; return 0 or -ENOMEM.  config_add_listen() records the
+ * command line as origin; config_add_listen_at() the given one. */
 int config_add_listen(struct ninepd_config *cfg, const char *addr);
+int config_add_listen_at(struct ninepd_config *cfg, const char *addr,
+			 const struct config_origin *origin);
 int config_add_export(struct ninepd_config *cfg, const struct export_conf *e);
 
 /* "passthrough"/"mapped-xattr"/"mapped"/"none"/"squash" -> model; -1 if unknown. */
 int security_model_parse(const char *name);
 const char *security_model_name(enum security_model m);
+
+/* "error"/"warn"/"info"/"debug" -> level; -1 if unknown. */
+int log_level_parse(const char *name);
+const char *log_level_name(enum log_level l);
 
 #endif

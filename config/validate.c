@@ -1,0 +1,346 @@
+/* config_validate(): everything that can be checked before the daemon
+ * starts; config_print(): the effective configuration as a config file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/config.h"
+#include "config/internal.h"
+
+/* "FILE:LINE: [export NAME] KEY: ", or "command line: -e NAME: KEY: ". */
+static void export_error_key(FILE *err, const struct export_conf *e, const char *key, int line)
+{
+	const char *name = e->name ? e->name : "";
+
+	config_where(err, &e->origin, line);
+	if (e->origin.file)
+		fprintf(err, "[export %s] %s: ", name, key);
+	else
+		fprintf(err, "-e %s: %s: ", name, key);
+}
+
+static void export_error_prefix(FILE *err, const struct export_conf *e, enum export_key key)
+{
+	export_error_key(err, e, config_export_keys[key], e->key_line[key]);
+}
+
+static int check_directory(const struct export_conf *e, FILE *err)
+{
+	const char *problem = NULL;
+	struct stat st;
+
+	if (!e->path || !*e->path) {
+		export_error_prefix(err, e, EXPORT_KEY_PATH);
+		fputs("missing (accepted: an existing directory)\n", err);
+		return 1;
+	}
+	if (e->path[0] != '/')
+		problem = "is not absolute";
+	else if (stat(e->path, &st) < 0)
+		problem = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		problem = "is not a directory";
+	if (!problem)
+		return 0;
+	export_error_prefix(err, e, EXPORT_KEY_PATH);
+	fprintf(err, "'%s': %s (accepted: an existing directory, as an absolute path)\n", e->path,
+		problem);
+	return 1;
+}
+
+/* The remap state file's directory must exist; the file itself may not yet. */
+static int check_remap_state(const struct export_conf *e, FILE *err)
+{
+	const char *slash;
+	struct stat st;
+	char *dir;
+	int bad = 0;
+
+	if (!e->remap_state)
+		return 0;
+	if (e->multidevs != MULTIDEVS_REMAP) {
+		export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
+		fprintf(err, "only used with multidevs = remap (this export has multidevs = %s)\n",
+			multidevs_policy_name(e->multidevs));
+		return 1;
+	}
+	if (e->remap_state[0] != '/') {
+		export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
+		fprintf(err, "'%s' is not absolute (accepted: an absolute path)\n", e->remap_state);
+		return 1;
+	}
+	slash = strrchr(e->remap_state, '/');
+	dir = slash == e->remap_state ? strdup("/")
+				      : strndup(e->remap_state, (size_t)(slash - e->remap_state));
+	if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
+		fprintf(err, "directory '%s' does not exist (accepted: a file in an existing directory)\n",
+			dir ? dir : e->remap_state);
+		bad = 1;
+	} else if (!*(slash + 1) || (!stat(e->remap_state, &st) && S_ISDIR(st.st_mode))) {
+		export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
+		fprintf(err, "'%s' is a directory (accepted: a file in an existing directory)\n",
+			e->remap_state);
+		bad = 1;
+	}
+	free(dir);
+	return bad;
+}
+
+/* Names are the guest's mount tags and must survive "[export NAME]". */
+static int check_name(const struct export_conf *e, FILE *err)
+{
+	const unsigned char *p = (const unsigned char *)e->name;
+
+	const char *problem = NULL;
+
+	if (!p || !*p)
+		problem = "empty";
+	for (; !problem && *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == ']')
+			problem = "contains ']' or a control character";
+	if (!problem && (e->name[0] == ' ' || p[-1] == ' '))
+		problem = "begins or ends with a space";
+	if (!problem)
+		return 0;
+	export_error_key(err, e, "name", 0);
+	fprintf(err, "%s (accepted: printable characters other than ']', no surrounding spaces)\n",
+		problem);
+	return 1;
+}
+
+static int check_enums(const struct export_conf *e, FILE *err)
+{
+	int bad = 0;
+
+	if ((unsigned)e->multidevs > MULTIDEVS_WARN) {
+		export_error_prefix(err, e, EXPORT_KEY_MULTIDEVS);
+		fprintf(err, "unknown value %d (accepted: " ACCEPTED_MULTIDEVS ")\n",
+			(int)e->multidevs);
+		bad++;
+	}
+	if (!security_model_name(e->security_model)) {
+		export_error_prefix(err, e, EXPORT_KEY_SECURITY_MODEL);
+		fprintf(err, "unknown value %d (accepted: " ACCEPTED_SECMODEL ")\n",
+			(int)e->security_model);
+		bad++;
+	}
+	return bad;
+}
+
+static int check_squash(const struct export_conf *e, enum export_key key, int64_t id, FILE *err)
+{
+	char msg[128];
+
+	if (id == -1 || (id >= 0 && id <= (int64_t)SQUASH_ID_MAX))
+		return 0;
+	export_error_prefix(err, e, key);
+	if (id < 0)
+		fprintf(err, "%lld out of range (accepted: 0..%llu, or -1 for not set)\n",
+			(long long)id, (unsigned long long)SQUASH_ID_MAX);
+	else {
+		config_range_message((uint64_t)id, 0, SQUASH_ID_MAX, msg, sizeof(msg));
+		fprintf(err, "%s\n", msg);
+	}
+	return 1;
+}
+
+static int check_exports(const struct ninepd_config *cfg, FILE *err)
+{
+	int bad = 0;
+
+	if (!cfg->nexports) {
+		fprintf(err, "ninepd: no export configured (accepted: -e PATH, an [export NAME] "
+			     "section, or --libvirt-xml FILE)\n");
+		return 1;
+	}
+	for (size_t i = 0; i < cfg->nexports; i++) {
+		const struct export_conf *e = &cfg->exports[i];
+
+		if (check_name(e, err)) {
+			bad++;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct export_conf *first = &cfg->exports[j];
+
+			if (first->name && !strcmp(first->name, e->name)) {
+				export_error_key(err, e, "name", 0);
+				fputs("already used by the export from ", err);
+				config_print_origin(err, &first->origin, 0);
+				fputs(" (accepted: a unique name)\n", err);
+				bad++;
+				break;
+			}
+		}
+		bad += check_directory(e, err);
+		bad += check_enums(e, err);
+		bad += check_squash(e, EXPORT_KEY_SQUASH_UID, e->squash_uid, err);
+		bad += check_squash(e, EXPORT_KEY_SQUASH_GID, e->squash_gid, err);
+		bad += check_remap_state(e, err);
+	}
+	return bad;
+}
+
+/* Returns NULL if addr is well-formed, else what is wrong with it. */
+static const char *listen_problem(const char *addr)
+{
+	const char *host, *port, *end;
+	unsigned long p;
+
+	if (!strcmp(addr, "stdio"))
+		return NULL;
+	if (!strncmp(addr, "unix:", 5)) {
+		if (!addr[5])
+			return "empty socket path";
+		if (strlen(addr + 5) >= CONFIG_UNIX_PATH_MAX)
+			return "socket path longer than 107 bytes";
+		return NULL;
+	}
+	if (strncmp(addr, "tcp:", 4))
+		return "unknown address type";
+	host = addr + 4;
+	if (*host == '[') {
+		end = strchr(host, ']');
+		if (!end || end == host + 1 || end[1] != ':')
+			return "expected tcp:[IPV6]:PORT";
+		port = end + 2;
+	} else {
+		port = strrchr(host, ':');
+		if (!port || port == host)
+			return "expected tcp:HOST:PORT";
+		if (memchr(host, ':', (size_t)(port - host)))
+			return "an IPv6 host must be in brackets: tcp:[IPV6]:PORT";
+		port++;
+	}
+	errno = 0;
+	p = strtoul(port, (char **)&end, 10);
+	if (*port < '0' || *port > '9' || *end || errno || p < 1 || p > 65535)
+		return "port is not a number from 1 to 65535";
+	return NULL;
+}
+
+/* How the listen setting is spelled where it came from. */
+static const char *listen_key(const struct config_origin *o)
+{
+	return o->file ? "[server] listen: " : "-l ";
+}
+
+static int check_listen(const struct ninepd_config *cfg, FILE *err)
+{
+	int bad = 0;
+	size_t stdio = 0;
+
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const struct config_origin *o = &cfg->listen_origin[i];
+		const char *addr = cfg->listen[i];
+		const char *problem = listen_problem(addr);
+
+		if (problem) {
+			config_error(err, o, 0, "%s'%s': %s (accepted: " ACCEPTED_LISTEN ")",
+				     listen_key(o), addr, problem);
+			bad++;
+			continue;
+		}
+		if (!strcmp(addr, "stdio") && stdio++) {
+			config_error(err, o, 0,
+				     "%sstdio given more than once (accepted: at most one stdio)",
+				     listen_key(o));
+			bad++;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->listen[j], addr) || !strcmp(addr, "stdio"))
+				continue;
+			config_error(err, o, 0, "%s'%s' given twice (accepted: distinct addresses)",
+				     listen_key(o), addr);
+			bad++;
+			break;
+		}
+	}
+	return bad;
+}
+
+static int check_server(const struct ninepd_config *cfg, FILE *err)
+{
+	const uint64_t values[SERVER_KEY_COUNT] = {
+		[SERVER_KEY_MAX_MSIZE] = cfg->max_msize,
+		[SERVER_KEY_THREADS] = cfg->threads,
+		[SERVER_KEY_MAX_CONNS] = cfg->max_conns,
+		[SERVER_KEY_MAX_FIDS] = cfg->max_fids,
+	};
+	int bad = 0;
+
+	for (int k = 0; k < SERVER_KEY_COUNT; k++) {
+		const struct config_number *num = &config_server_numbers[k];
+		const struct config_origin *o = &cfg->origin[k];
+		char msg[128];
+
+		if (!num->key || (values[k] >= num->min && values[k] <= num->max))
+			continue;
+		/* threads = 0 is how "not set" is spelled in the struct. */
+		if (k == SERVER_KEY_THREADS && !values[k] && !(cfg->set & (1u << k)))
+			continue;
+		config_range_message(values[k], num->min, num->max, msg, sizeof(msg));
+		if (!o->file && num->option)
+			config_error(err, o, 0, "%s: %s", num->option, msg);
+		else
+			config_error(err, o, 0, "[server] %s: %s", num->key, msg);
+		bad++;
+	}
+	if (!log_level_name(cfg->log_level)) {
+		config_error(err, &cfg->origin[SERVER_KEY_LOG_LEVEL], 0,
+			     "[server] log_level: unknown value %d (accepted: " ACCEPTED_LOG_LEVEL
+			     ")",
+			     (int)cfg->log_level);
+		bad++;
+	}
+	return bad;
+}
+
+int config_validate(const struct ninepd_config *cfg, FILE *err)
+{
+	return check_server(cfg, err) + check_listen(cfg, err) + check_exports(cfg, err);
+}
+
+void config_print(const struct ninepd_config *cfg, FILE *out)
+{
+	fputs("# ninepd effective configuration\n", out);
+	if (cfg->config_file)
+		fprintf(out, "# read from %s\n", cfg->config_file);
+	if (cfg->libvirt_xml)
+		fprintf(out, "# exports imported from %s\n", cfg->libvirt_xml);
+	fputs("\n[server]\n", out);
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		fprintf(out, "listen = %s\n", cfg->listen[i]);
+	if (!cfg->nlisten)
+		fputs("# listen: not set; the daemon uses its default\n", out);
+	fprintf(out, "max_msize = %u\n", (unsigned)cfg->max_msize);
+	if (cfg->threads)
+		fprintf(out, "threads = %u\n", cfg->threads);
+	else
+		fputs("# threads: not set; the daemon uses its default\n", out);
+	fprintf(out, "log_level = %s\n", log_level_name(cfg->log_level));
+	fprintf(out, "max_connections = %u\n", cfg->max_conns);
+	fprintf(out, "max_fids = %u\n", cfg->max_fids);
+	if (cfg->trace)
+		fputs("# --trace is on (command line only)\n", out);
+
+	for (size_t i = 0; i < cfg->nexports; i++) {
+		const struct export_conf *e = &cfg->exports[i];
+
+		fprintf(out, "\n[export %s]\n", e->name);
+		fprintf(out, "path = %s\n", e->path);
+		fprintf(out, "multidevs = %s\n", multidevs_policy_name(e->multidevs));
+		fprintf(out, "security_model = %s\n", security_model_name(e->security_model));
+		fprintf(out, "readonly = %s\n", e->readonly ? "yes" : "no");
+		if (e->squash_uid >= 0)
+			fprintf(out, "squash_uid = %lld\n", (long long)e->squash_uid);
+		if (e->squash_gid >= 0)
+			fprintf(out, "squash_gid = %lld\n", (long long)e->squash_gid);
+		if (e->remap_state)
+			fprintf(out, "remap_state = %s\n", e->remap_state);
+	}
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ninepd needs to build, test and benchmark,
+# and only those that are missing.  Both README commands call it, so a fresh
+# machine needs nothing installed by hand.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config
+  libuv1-dev libxxhash-dev libinih-dev libxml2-dev
+  # tests, sanitizers, fuzzing
+  libcriterion-dev clang libclang-rt-14-dev
+  # end-to-end guest tests and benchmarks
+  qemu-system-x86 busybox-static cpio xz-utils fio diod python3 attr
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,643 @@
+/* One client connection: framing, the request lifecycle, batched replies,
+ * Tflush ordering and backpressure.  Loop thread only, except
+ * req_out_reserve(), which a worker may call on its own request.
+ *
+ * A request's life: read_cb copies a whole frame into a request, decodes
+ * it and registers its tag; ops_dispatch() answers it at once or queues its
+ * work on the thread pool; req_complete() takes the encoded reply, removes the
+ * tag and appends the reply to the send queue, followed by the Rflush of any
+ * Tflush that waited for it; the check handle writes every queued reply of
+ * the loop iteration in one writev; the write callback recycles the request.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/server.h"
+
+/* Backpressure: stop reading from a client past either limit, so a client
+ * that does not read its replies cannot make the daemon buffer without
+ * bound.  Reading resumes once replies drain. */
+#define CONN_MAX_INFLIGHT 256
+#define CONN_MAX_WRITE_BYTES (8u << 20)
+#define CONN_RBUF_INITIAL (64u << 10)
+#define CONN_MAX_FREE_REQS 64
+#define REQ_KEEP_INBUF (64u << 10)
+#define WRITE_BATCH 128
+
+static void conn_process(struct conn *c);
+
+struct write_ctx {
+	uv_write_t w;
+	struct conn *conn;
+	size_t bytes;
+	struct req *reqs;
+};
+
+static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static void mark_dirty(struct conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dirty_next = c->srv->dirty;
+	c->srv->dirty = c;
+}
+
+/* ---- requests ---- */
+
+static struct req *req_alloc(struct conn *c, uint32_t insize)
+{
+	struct req *r = c->free_reqs;
+	if (r) {
+		c->free_reqs = r->qnext;
+		c->nfree--;
+	} else {
+		r = calloc(1, sizeof *r);
+		if (!r)
+			return NULL;
+		r->outsmall = malloc(REQ_SMALL_OUT);
+		if (!r->outsmall) {
+			free(r);
+			return NULL;
+		}
+	}
+	if (r->incap < insize) {
+		uint32_t cap = insize < 8192 ? 8192 : insize;
+		uint8_t *b = realloc(r->inbuf, cap);
+		if (!b) {
+			r->qnext = c->free_reqs;
+			c->free_reqs = r;
+			c->nfree++;
+			return NULL;
+		}
+		r->inbuf = b;
+		r->incap = cap;
+	}
+	r->conn = c;
+	r->outbuf = r->outsmall;
+	r->outcap = REQ_SMALL_OUT;
+	r->work.data = r;
+	c->refs++;
+	return r;
+}
+
+int req_out_reserve(struct req *r, uint32_t size)
+{
+	if (size <= r->outcap)
+		return 0;
+	uint8_t *b = malloc(size);
+	if (!b)
+		return -ENOMEM;
+	if (r->outbuf != r->outsmall)
+		free(r->outbuf);
+	r->outbuf = b;
+	r->outcap = size;
+	return 0;
+}
+
+/* Drops everything a finished request holds and recycles it. */
+static void req_release(struct req *r)
+{
+	struct conn *c = r->conn;
+	fid_unref(r->fid);
+	fid_unref(r->fid2);
+	fid_unref(r->newfid);
+	if (r->outbuf != r->outsmall)
+		free(r->outbuf);
+	uint8_t *inbuf = r->inbuf, *outsmall = r->outsmall;
+	uint32_t incap = r->incap;
+	if (incap > REQ_KEEP_INBUF) {
+		free(inbuf);
+		inbuf = NULL;
+		incap = 0;
+	}
+	memset(r, 0, sizeof *r);
+	r->inbuf = inbuf;
+	r->incap = incap;
+	r->outsmall = outsmall;
+	if (c->nfree < CONN_MAX_FREE_REQS) {
+		r->qnext = c->free_reqs;
+		c->free_reqs = r;
+		c->nfree++;
+	} else {
+		free(r->inbuf);
+		free(r->outsmall);
+		free(r);
+	}
+	conn_unref(c);
+}
+
+static struct req **tag_slot(struct conn *c, uint16_t tag)
+{
+	struct req **pp = &c->tags[tag % CONN_TAG_BUCKETS];
+	while (*pp && (*pp)->in.tag != tag)
+		pp = &(*pp)->tnext;
+	return pp;
+}
+
+static void tag_remove(struct conn *c, struct req *r)
+{
+	struct req **pp = tag_slot(c, r->in.tag);
+	if (*pp == r) {
+		*pp = r->tnext;
+		r->tnext = NULL;
+		c->inflight--;
+	}
+}
+
+struct req *conn_find_tag(struct conn *c, uint16_t tag)
+{
+	return *tag_slot(c, tag);
+}
+
+static void sendq_push(struct conn *c, struct req *r)
+{
+	r->qnext = NULL;
+	if (c->sendq_tail)
+		c->sendq_tail->qnext = r;
+	else
+		c->sendq_head = r;
+	c->sendq_tail = r;
+	c->sendq_len++;
+	mark_dirty(c);
+}
+
+static void encode_reply(struct req *r)
+{
+	if (r->outlen)
+		return; /* the worker encoded in place (Rread, Rreaddir) */
+	struct np_msg *m = &r->out;
+	m->tag = r->in.tag;
+	if (r->err) {
+		m->type = NP_RLERROR;
+		m->u.rlerror.ecode = (uint32_t)-r->err;
+	} else {
+		m->type = (uint8_t)(r->in.type + 1);
+	}
+	int n = np_encode(m, r->outbuf, r->outcap);
+	if (n < 0) {
+		/* A reply that cannot be encoded is a server bug; the client still
+		 * gets an answer for its tag. */
+		log_error("client %llu: cannot encode %s: %s", (unsigned long long)r->conn->id,
+			  np_type_name(m->type), np_status_str(n));
+		m->type = NP_RLERROR;
+		m->u.rlerror.ecode = EIO;
+		n = np_encode(m, r->outbuf, r->outcap);
+	}
+	r->outlen = (uint32_t)n;
+}
+
+void req_complete(struct req *r)
+{
+	struct conn *c = r->conn;
+	c->refs++; /* r may be the last request holding c */
+	tag_remove(c, r);
+	r->state = REQ_DONE;
+	struct req *flushers = r->flushers;
+	r->flushers = NULL;
+	bool drop = r->flushed || c->closing || r->generation != c->generation;
+	if (drop) {
+		req_release(r);
+	} else {
+		encode_reply(r);
+		if (c->srv->cfg->trace) {
+			struct np_msg m;
+			if (np_decode(r->outbuf, r->outlen, UINT32_MAX, &m) == 0)
+				ops_trace(c, &m, true);
+		}
+		sendq_push(c, r);
+	}
+	/* Each Rflush goes out after the reply it waited for (if any). */
+	while (flushers) {
+		struct req *f = flushers;
+		flushers = f->flushers;
+		f->flushers = NULL;
+		req_complete(f);
+	}
+	if (!c->closing && !c->reading)
+		conn_process(c);
+	struct server *srv = c->srv;
+	conn_unref(c);
+	server_maybe_finish(srv);
+}
+
+/* ---- thread pool ---- */
+
+static void work_cb(uv_work_t *w)
+{
+	ops_work(w->data);
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+	struct req *r = w->data;
+	if (status == UV_ECANCELED) {
+		r->flushed = true;
+		req_complete(r);
+		return;
+	}
+	ops_done(r);
+}
+
+void req_queue_work(struct req *r)
+{
+	r->state = REQ_QUEUED;
+	int rc = uv_queue_work(r->conn->srv->loop, &r->work, work_cb, after_work_cb);
+	if (rc) {
+		r->err = -ENOMEM;
+		req_complete(r);
+	}
+}
+
+/* Tflush: answer after oldtag's reply, or cancel oldtag if it has not
+ * started (queued in the pool, or waiting to retry a lock). */
+void conn_flush(struct req *f, uint16_t oldtag)
+{
+	struct conn *c = f->conn;
+	struct req *t = conn_find_tag(c, oldtag);
+	if (!t || t == f) {
+		req_complete(f);
+		return;
+	}
+	f->flushers = t->flushers;
+	t->flushers = f;
+	if (t->state == REQ_QUEUED) {
+		if (uv_cancel((uv_req_t *)&t->work) == 0)
+			t->flushed = true; /* after_work_cb sees UV_ECANCELED */
+	} else if (t->state == REQ_LOCKWAIT) {
+		server_lock_unwait(t);
+		t->flushed = true;
+		req_complete(t);
+	}
+}
+
+/* ---- writing ---- */
+
+static void write_done(struct write_ctx *ctx, int status)
+{
+	struct conn *c = ctx->conn;
+	c->write_bytes -= ctx->bytes;
+	struct req *r = ctx->reqs;
+	while (r) {
+		struct req *next = r->qnext;
+		req_release(r);
+		r = next;
+	}
+	if (status < 0 && status != UV_ECANCELED && !c->closing) {
+		log_info("client %llu: write failed: %s", (unsigned long long)c->id,
+			 uv_strerror(status));
+		conn_close(c);
+	}
+	if (!c->closing && !c->reading)
+		conn_process(c);
+}
+
+static void write_cb(uv_write_t *w, int status)
+{
+	struct write_ctx *ctx = w->data;
+	struct conn *c = ctx->conn;
+	write_done(ctx, status);
+	free(ctx);
+	conn_unref(c);
+}
+
+/* Writes one batch of queued replies: one writev when the socket takes it
+ * all (the common case), a uv_write for any remainder. */
+static void conn_send_batch(struct conn *c)
+{
+	uv_buf_t bufs[WRITE_BATCH];
+	unsigned n = 0;
+	size_t total = 0;
+	struct write_ctx *ctx = malloc(sizeof *ctx);
+	if (!ctx) {
+		conn_close(c);
+		return;
+	}
+	ctx->conn = c;
+	ctx->reqs = c->sendq_head;
+	struct req *last = NULL;
+	for (struct req *r = c->sendq_head; r && n < WRITE_BATCH; r = r->qnext) {
+		bufs[n++] = uv_buf_init((char *)r->outbuf, r->outlen);
+		total += r->outlen;
+		last = r;
+	}
+	c->sendq_head = last->qnext;
+	if (!c->sendq_head)
+		c->sendq_tail = NULL;
+	c->sendq_len -= n;
+	last->qnext = NULL;
+	ctx->bytes = total;
+	c->write_bytes += total;
+
+	int wrote = uv_try_write(c->out, bufs, n);
+	if (wrote == (int)total) {
+		write_done(ctx, 0);
+		free(ctx);
+		return;
+	}
+	if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) {
+		write_done(ctx, wrote);
+		free(ctx);
+		return;
+	}
+	unsigned first = 0;
+	size_t skip = wrote > 0 ? (size_t)wrote : 0;
+	while (skip && skip >= bufs[first].len)
+		skip -= bufs[first++].len;
+	bufs[first].base += skip;
+	bufs[first].len -= skip;
+	ctx->w.data = ctx;
+	c->refs++;
+	int rc = uv_write(&ctx->w, c->out, bufs + first, n - first, write_cb);
+	if (rc) {
+		conn_unref(c);
+		write_done(ctx, rc);
+		free(ctx);
+	}
+}
+
+/* uv_check callback: after each poll, send what the iteration produced. */
+void server_flush_replies(uv_check_t *h)
+{
+	struct server *srv = h->data;
+	while (srv->dirty) {
+		struct conn *c = srv->dirty;
+		srv->dirty = c->dirty_next;
+		c->dirty = false;
+		c->refs++;
+		while (c->sendq_head && !c->closing)
+			conn_send_batch(c);
+		conn_unref(c);
+	}
+}
+
+/* ---- reading ---- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct conn *c = h->data;
+	if (c->rcap == c->rlen) {
+		/* conn_process grows rbuf to the pending frame's size, so a full
+		 * buffer here means a frame larger than the buffer is arriving. */
+		uint32_t cap = c->rcap ? c->rcap * 2 : CONN_RBUF_INITIAL;
+		uint8_t *b = realloc(c->rbuf, cap);
+		if (!b) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->rbuf = b;
+		c->rcap = cap;
+	}
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, c->rcap - c->rlen);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	struct conn *c = s->data;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_info("client %llu: read failed: %s", (unsigned long long)c->id,
+				 uv_strerror((int)nread));
+		else
+			log_debug("client %llu: disconnected", (unsigned long long)c->id);
+		conn_close(c);
+		return;
+	}
+	c->rlen += (uint32_t)nread;
+	conn_process(c);
+}
+
+static bool conn_can_accept(const struct conn *c)
+{
+	return c->inflight < CONN_MAX_INFLIGHT && c->write_bytes < CONN_MAX_WRITE_BYTES &&
+	       !c->srv->stopping;
+}
+
+static void conn_set_reading(struct conn *c, bool on)
+{
+	if (c->closing || c->reading == on)
+		return;
+	if (on) {
+		if (uv_read_start(c->in, alloc_cb, read_cb) == 0)
+			c->reading = true;
+	} else {
+		uv_read_stop(c->in);
+		c->reading = false;
+	}
+}
+
+static void reply_protocol_error(struct req *r, int err)
+{
+	r->err = err;
+	req_complete(r);
+}
+
+static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
+{
+	uint16_t tag = get_le16(frame + 5);
+	uint8_t type = frame[4];
+	if (conn_find_tag(c, tag)) {
+		log_warn("client %llu: tag %u reused while in flight; closing",
+			 (unsigned long long)c->id, tag);
+		conn_close(c);
+		return;
+	}
+	struct req *r = req_alloc(c, size);
+	if (!r) {
+		log_error("client %llu: out of memory; closing", (unsigned long long)c->id);
+		conn_close(c);
+		return;
+	}
+	memcpy(r->inbuf, frame, size);
+	r->generation = c->generation;
+	r->in.tag = tag;
+	r->in.type = type;
+	struct req **slot = tag_slot(c, tag);
+	*slot = r;
+	c->inflight++;
+
+	int rc = np_decode(r->inbuf, size, c->msize, &r->in);
+	if (rc < 0) {
+		const char *name = np_type_name(type);
+		log_warn("client %llu: malformed %s%s (type %u, tag %u): %s",
+			 (unsigned long long)c->id, name ? name : "message", "", type, tag,
+			 np_status_str(rc));
+		r->in.tag = tag;
+		r->in.type = type;
+		reply_protocol_error(r, -EPROTO);
+		return;
+	}
+	if (!np_is_request(type)) {
+		log_warn("client %llu: %s is not a request (tag %u)", (unsigned long long)c->id,
+			 np_type_name(type), tag);
+		reply_protocol_error(r, -EPROTO);
+		return;
+	}
+	if (c->srv->cfg->trace)
+		ops_trace(c, &r->in, false);
+	ops_dispatch(r);
+}
+
+/* Frames and dispatches every complete message in rbuf, as far as the
+ * backpressure limits allow, then starts or stops reading accordingly. */
+static void conn_process(struct conn *c)
+{
+	uint32_t off = 0;
+	c->refs++;
+	while (!c->closing && conn_can_accept(c)) {
+		uint32_t avail = c->rlen - off;
+		int size = np_frame_size(c->rbuf + off, avail, c->msize);
+		if (size == NP_E_SHORT)
+			break;
+		if (size < 0) {
+			log_warn("client %llu: bad frame size %u (msize %u); closing",
+				 (unsigned long long)c->id,
+				 avail >= 4 ? (unsigned)(c->rbuf[off] | c->rbuf[off + 1] << 8 |
+							 c->rbuf[off + 2] << 16 |
+							 (uint32_t)c->rbuf[off + 3] << 24)
+					    : 0,
+				 c->msize);
+			conn_close(c);
+			break;
+		}
+		if (avail < (uint32_t)size) {
+			if ((uint32_t)size > c->rcap) {
+				memmove(c->rbuf, c->rbuf + off, avail);
+				c->rlen = avail;
+				off = 0;
+				uint8_t *b = realloc(c->rbuf, (size_t)size);
+				if (!b) {
+					conn_close(c);
+					break;
+				}
+				c->rbuf = b;
+				c->rcap = (uint32_t)size;
+			}
+			break;
+		}
+		handle_frame(c, c->rbuf + off, (uint32_t)size);
+		off += (uint32_t)size;
+	}
+	if (off && !c->closing) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	conn_set_reading(c, !c->closing && conn_can_accept(c));
+	conn_unref(c);
+}
+
+/* ---- lifecycle ---- */
+
+struct conn *conn_new(struct server *srv)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	c->id = ++srv->next_conn_id;
+	c->refs = 1;
+	c->msize = srv->cfg->max_msize;
+	fid_table_init(&c->fids);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	return c;
+}
+
+int conn_start(struct conn *c)
+{
+	c->in->data = c;
+	c->out->data = c;
+	c->rbuf = malloc(CONN_RBUF_INITIAL);
+	if (!c->rbuf)
+		return -ENOMEM;
+	c->rcap = CONN_RBUF_INITIAL;
+	conn_set_reading(c, true);
+	return c->reading ? 0 : -EIO;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	conn_unref(h->data);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->reading)
+		uv_read_stop(c->in);
+	c->reading = false;
+	/* In-flight requests finish on their own and are dropped in
+	 * req_complete; queued ones are cancelled, lock waits end now. */
+	for (unsigned i = 0; i < CONN_TAG_BUCKETS; i++) {
+		for (struct req *r = c->tags[i]; r;) {
+			struct req *next = r->tnext;
+			if (r->state == REQ_QUEUED) {
+				uv_cancel((uv_req_t *)&r->work);
+			} else if (r->state == REQ_LOCKWAIT) {
+				server_lock_unwait(r);
+				r->flushed = true;
+				req_complete(r);
+			}
+			r = next;
+		}
+	}
+	while (c->sendq_head) {
+		struct req *r = c->sendq_head;
+		c->sendq_head = r->qnext;
+		req_release(r);
+	}
+	c->sendq_tail = NULL;
+	c->sendq_len = 0;
+	fid_table_free(&c->fids);
+	c->refs++;
+	uv_close((uv_handle_t *)c->in, close_cb);
+	if (c->separate_out) {
+		c->refs++;
+		uv_close((uv_handle_t *)c->out, close_cb);
+	}
+	conn_unref(c); /* the reference held while open */
+}
+
+void conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	struct server *srv = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	if (c->dirty) {
+		struct conn **pp = &srv->dirty;
+		while (*pp != c)
+			pp = &(*pp)->dirty_next;
+		*pp = c->dirty_next;
+	}
+	while (c->free_reqs) {
+		struct req *r = c->free_reqs;
+		c->free_reqs = r->qnext;
+		free(r->inbuf);
+		free(r->outsmall);
+		free(r);
+	}
+	free(c->rbuf);
+	bool stdio = c->stdio;
+	log_debug("client %llu: closed", (unsigned long long)c->id);
+	free(c);
+	if (stdio)
+		server_stop(srv);
+	server_maybe_finish(srv);
+}

@@ -1,0 +1,137 @@
+/* Per-connection fid table: a chained hash keyed by fid number, grown at a
+ * load factor of 1.  Loop thread only. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+void fid_table_init(struct fid_table *t)
+{
+	t->buckets = NULL;
+	t->nbuckets = 0;
+	t->count = 0;
+}
+
+static uint32_t fid_hash(uint32_t num, uint32_t nbuckets)
+{
+	return (num * 2654435761u) & (nbuckets - 1);
+}
+
+struct fid *fid_lookup(struct fid_table *t, uint32_t num)
+{
+	if (!t->nbuckets)
+		return NULL;
+	for (struct fid *f = t->buckets[fid_hash(num, t->nbuckets)]; f; f = f->hnext)
+		if (f->num == num)
+			return f;
+	return NULL;
+}
+
+static int fid_table_grow(struct fid_table *t)
+{
+	uint32_t n = t->nbuckets ? t->nbuckets * 2 : 16;
+	struct fid **b = calloc(n, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nbuckets; i++) {
+		struct fid *f = t->buckets[i];
+		while (f) {
+			struct fid *next = f->hnext;
+			uint32_t h = fid_hash(f->num, n);
+			f->hnext = b[h];
+			b[h] = f;
+			f = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+	return 0;
+}
+
+/* Takes over the caller's reference.  -EEXIST if the number is in use. */
+int fid_insert(struct fid_table *t, struct fid *f)
+{
+	if (fid_lookup(t, f->num))
+		return -EEXIST;
+	if (t->count >= t->nbuckets) {
+		int rc = fid_table_grow(t);
+		if (rc)
+			return rc;
+	}
+	uint32_t h = fid_hash(f->num, t->nbuckets);
+	f->hnext = t->buckets[h];
+	t->buckets[h] = f;
+	t->count++;
+	return 0;
+}
+
+/* Unlinks and returns the table's reference (NULL if absent). */
+struct fid *fid_remove(struct fid_table *t, uint32_t num)
+{
+	if (!t->nbuckets)
+		return NULL;
+	struct fid **pp = &t->buckets[fid_hash(num, t->nbuckets)];
+	for (; *pp; pp = &(*pp)->hnext) {
+		struct fid *f = *pp;
+		if (f->num == num) {
+			*pp = f->hnext;
+			f->hnext = NULL;
+			t->count--;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* Drops the table's reference on every fid (Tversion, disconnect). */
+void fid_table_free(struct fid_table *t)
+{
+	for (uint32_t i = 0; i < t->nbuckets; i++) {
+		struct fid *f = t->buckets[i];
+		while (f) {
+			struct fid *next = f->hnext;
+			f->hnext = NULL;
+			fid_unref(f);
+			f = next;
+		}
+	}
+	free(t->buckets);
+	fid_table_init(t);
+}
+
+struct fid *fid_new(uint32_t num)
+{
+	struct fid *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->num = num;
+	f->refs = 1;
+	f->pathfd = -1;
+	f->fd = -1;
+	f->dirpos = -1;
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+struct fid *fid_ref(struct fid *f)
+{
+	if (f)
+		f->refs++;
+	return f;
+}
+
+void fid_unref(struct fid *f)
+{
+	if (!f || --f->refs > 0)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->pathfd >= 0)
+		close(f->pathfd);
+	pthread_mutex_destroy(&f->lock);
+	free(f->xname);
+	free(f->xbuf);
+	free(f);
+}

@@ -1,0 +1,58 @@
+#include "server/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static enum log_level current_level = LOG_LEVEL_INFO;
+
+void log_set_level(enum log_level level) { current_level = level; }
+enum log_level log_get_level(void) { return current_level; }
+
+static void log_line(const char *tag, const char *fmt, va_list ap)
+{
+	/* Build the whole line first so concurrent threads never interleave. */
+	char line[2048];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld ninepd %s: ", tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, tag);
+	if (n < 0)
+		return;
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+#define LOG_FN(fn, lvl, tag)                                                   \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		if (current_level < lvl)                                       \
+			return;                                                \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_line(tag, fmt, ap);                                        \
+		va_end(ap);                                                    \
+	}
+LOG_FN(log_error, LOG_LEVEL_ERROR, "error")
+LOG_FN(log_warn, LOG_LEVEL_WARN, "warning")
+LOG_FN(log_info, LOG_LEVEL_INFO, "info")
+LOG_FN(log_debug, LOG_LEVEL_DEBUG, "debug")
+
+void log_trace(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("trace", fmt, ap);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("fatal", fmt, ap);
+	va_end(ap);
+	exit(1);
+}

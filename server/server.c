@@ -1,0 +1,540 @@
+/* The server: exports, listeners (unix, tcp, stdio, systemd sockets),
+ * signals, graceful shutdown and the lock-wait timer.  Loop thread only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "server/fsops.h"
+#include "server/log.h"
+#include "server/server.h"
+
+#define DRAIN_TIMEOUT_MS 5000
+#define LOCK_RETRY_MS 10
+#define LOCK_RETRY_MAX_MS 200
+
+void ops_retry_lock(struct req *r);
+
+/* ---- exports ---- */
+
+static int export_open(struct export *e, const struct export_conf *conf)
+{
+	e->conf = conf;
+	e->rootfd = open(conf->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (e->rootfd < 0) {
+		log_error("export '%s': cannot open %s: %s", conf->name, conf->path, strerror(errno));
+		return -errno;
+	}
+	e->realpath = realpath(conf->path, NULL);
+	if (!e->realpath)
+		return -errno;
+	struct stat st;
+	if (fs_stat(e->rootfd, &st))
+		return -errno;
+	e->root_dev = st.st_dev;
+	e->root_ino = st.st_ino;
+	e->remap = remap_new(conf->multidevs, st.st_dev);
+	if (!e->remap)
+		return -ENOMEM;
+	log_info("export '%s': %s (device %u:%u, multidevs=%s%s)", conf->name, e->realpath,
+		 major(st.st_dev), minor(st.st_dev), multidevs_policy_name(conf->multidevs),
+		 conf->readonly ? ", read-only" : "");
+	return 0;
+}
+
+void server_log_stats(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nexports; i++) {
+		struct export *e = &srv->exports[i];
+		if (!e->remap)
+			continue;
+		struct remap_stats s;
+		remap_get_stats(e->remap, &s);
+		log_info("export '%s': multidevs=%s: %llu devices seen, %llu prefixes, "
+			 "%llu exact-map entries, %llu forbidden accesses",
+			 e->conf->name, multidevs_policy_name(remap_policy(e->remap)),
+			 (unsigned long long)s.devices, (unsigned long long)s.prefixes,
+			 (unsigned long long)s.exact_entries, (unsigned long long)s.forbidden);
+	}
+	log_info("%u connections open", srv->nconns);
+}
+
+/* ---- lock waits ---- */
+
+static void lock_timer_cb(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	uint64_t now = uv_now(srv->loop);
+	struct req **pp = &srv->lock_waiters;
+	while (*pp) {
+		struct req *r = *pp;
+		if (r->lock_retry_at <= now) {
+			*pp = r->qnext;
+			r->qnext = NULL;
+			ops_retry_lock(r);
+		} else {
+			pp = &r->qnext;
+		}
+	}
+	if (!srv->lock_waiters)
+		uv_timer_stop(t);
+}
+
+void server_lock_wait(struct req *r)
+{
+	struct server *srv = r->conn->srv;
+	r->state = REQ_LOCKWAIT;
+	r->lock_wait_ms = r->lock_wait_ms ? r->lock_wait_ms * 2 : LOCK_RETRY_MS;
+	if (r->lock_wait_ms > LOCK_RETRY_MAX_MS)
+		r->lock_wait_ms = LOCK_RETRY_MAX_MS;
+	r->lock_retry_at = uv_now(srv->loop) + r->lock_wait_ms;
+	r->qnext = srv->lock_waiters;
+	srv->lock_waiters = r;
+	if (!uv_is_active((uv_handle_t *)&srv->lock_timer))
+		uv_timer_start(&srv->lock_timer, lock_timer_cb, LOCK_RETRY_MS, LOCK_RETRY_MS);
+}
+
+void server_lock_unwait(struct req *r)
+{
+	struct server *srv = r->conn->srv;
+	for (struct req **pp = &srv->lock_waiters; *pp; pp = &(*pp)->qnext) {
+		if (*pp == r) {
+			*pp = r->qnext;
+			r->qnext = NULL;
+			break;
+		}
+	}
+}
+
+/* ---- accepting ---- */
+
+static int conn_wrap_fd(struct server *srv, struct conn *c, int fd, bool is_out)
+{
+	uv_stream_t *s;
+	int rc;
+	int type = 0;
+	socklen_t len = sizeof type;
+	int domain = 0;
+	socklen_t dlen = sizeof domain;
+	bool sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+	if (sock)
+		getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen);
+	if (sock && (domain == AF_INET || domain == AF_INET6)) {
+		uv_tcp_t *t = is_out ? &c->out_h.tcp : &c->in_h.tcp;
+		rc = uv_tcp_init(srv->loop, t);
+		if (!rc)
+			rc = uv_tcp_open(t, fd);
+		if (!rc)
+			uv_tcp_nodelay(t, 1);
+		s = (uv_stream_t *)t;
+	} else {
+		uv_pipe_t *p = is_out ? &c->out_h.pipe : &c->in_h.pipe;
+		rc = uv_pipe_init(srv->loop, p, 0);
+		if (!rc)
+			rc = uv_pipe_open(p, fd);
+		s = (uv_stream_t *)p;
+	}
+	if (is_out)
+		c->out = s;
+	else
+		c->in = s;
+	return rc;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	struct server *srv = l->srv;
+	if (status < 0) {
+		log_warn("accept on %s: %s", l->addr, uv_strerror(status));
+		return;
+	}
+	struct conn *c = conn_new(srv);
+	if (!c)
+		return;
+	int rc;
+	if (l->is_tcp) {
+		rc = uv_tcp_init(srv->loop, &c->in_h.tcp);
+		if (!rc)
+			uv_tcp_nodelay(&c->in_h.tcp, 1);
+	} else {
+		rc = uv_pipe_init(srv->loop, &c->in_h.pipe, 0);
+	}
+	c->in = c->out = (uv_stream_t *)&c->in_h;
+	c->in->data = c;
+	if (rc == 0)
+		rc = uv_accept(server, c->in);
+	if (rc == 0 && srv->nconns > srv->cfg->max_conns) {
+		log_warn("%s: refusing connection: %u connections open (max_connections)", l->addr,
+			 srv->nconns - 1);
+		rc = UV_EBUSY;
+	}
+	if (rc == 0)
+		rc = conn_start(c);
+	if (rc) {
+		conn_close(c);
+		return;
+	}
+	log_debug("client %llu: connected on %s", (unsigned long long)c->id, l->addr);
+}
+
+static struct listener *listener_new(struct server *srv, const char *addr)
+{
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l)
+		return NULL;
+	l->srv = srv;
+	l->addr = strdup(addr);
+	l->h.pipe.data = l;
+	l->next = srv->listeners;
+	srv->listeners = l;
+	return l;
+}
+
+static int listen_unix(struct server *srv, const char *addr, const char *path)
+{
+	struct stat st;
+	/* Replace a stale socket, never another kind of file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("listen %s: %s exists and is not a socket", addr, path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	struct listener *l = listener_new(srv, addr);
+	if (!l)
+		return -ENOMEM;
+	int rc = uv_pipe_init(srv->loop, &l->h.pipe, 0);
+	if (!rc)
+		rc = uv_pipe_bind(&l->h.pipe, path);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&l->h.pipe, 128, on_connection);
+	if (rc) {
+		log_error("listen %s: %s", addr, uv_strerror(rc));
+		return rc;
+	}
+	l->h.pipe.data = l;
+	l->unix_path = strdup(path);
+	log_info("listening on %s", addr);
+	return 0;
+}
+
+static int listen_tcp(struct server *srv, const char *addr, const char *hostport)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	if (!colon || (size_t)(colon - hostport) >= sizeof host) {
+		log_error("listen %s: expected tcp:HOST:PORT", addr);
+		return -EINVAL;
+	}
+	memcpy(host, hostport, (size_t)(colon - hostport));
+	host[colon - hostport] = '\0';
+	/* [::1]:564 style */
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = '\0';
+		h++;
+	}
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai;
+	int gai = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+	if (gai) {
+		log_error("listen %s: %s", addr, gai_strerror(gai));
+		return -EINVAL;
+	}
+	struct listener *l = listener_new(srv, addr);
+	if (!l) {
+		freeaddrinfo(ai);
+		return -ENOMEM;
+	}
+	l->is_tcp = true;
+	int rc = uv_tcp_init(srv->loop, &l->h.tcp);
+	if (!rc)
+		rc = uv_tcp_bind(&l->h.tcp, ai->ai_addr, 0);
+	freeaddrinfo(ai);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&l->h.tcp, 128, on_connection);
+	if (rc) {
+		log_error("listen %s: %s", addr, uv_strerror(rc));
+		return rc;
+	}
+	l->h.tcp.data = l;
+	log_info("listening on %s", addr);
+	return 0;
+}
+
+/* stdin/stdout: one client (inetd, a VMM, trans=fd).  A socket on fd 0
+ * serves both directions; otherwise fd 0 reads and fd 1 writes. */
+static int serve_stdio(struct server *srv)
+{
+	struct conn *c = conn_new(srv);
+	if (!c)
+		return -ENOMEM;
+	c->stdio = true;
+	int type;
+	socklen_t len = sizeof type;
+	bool sock = getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+	int in = dup(0);
+	int rc = conn_wrap_fd(srv, c, in, false);
+	if (!rc && sock) {
+		c->out = c->in;
+	} else if (!rc) {
+		int out = dup(1);
+		c->separate_out = true;
+		rc = conn_wrap_fd(srv, c, out, true);
+	}
+	/* The daemon's own stdout must not be the client's channel any more. */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		close(devnull);
+	}
+	if (!rc)
+		rc = conn_start(c);
+	if (rc) {
+		log_error("stdio: %s", uv_strerror(rc));
+		conn_close(c);
+		return rc;
+	}
+	log_info("serving one client on stdin/stdout");
+	return 0;
+}
+
+/* systemd socket activation: LISTEN_PID/LISTEN_FDS, fds from 3 on. */
+static int listen_systemd(struct server *srv, int *count)
+{
+	*count = 0;
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	if (!pid || !fds || strtol(pid, NULL, 10) != getpid())
+		return 0;
+	long n = strtol(fds, NULL, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (long i = 0; i < n && i < 64; i++) {
+		int fd = 3 + (int)i;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		int domain = 0;
+		socklen_t len = sizeof domain;
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len)) {
+			log_error("systemd fd %d is not a socket", fd);
+			return -ENOTSOCK;
+		}
+		char addr[32];
+		snprintf(addr, sizeof addr, "systemd:fd%d", fd);
+		struct listener *l = listener_new(srv, addr);
+		if (!l)
+			return -ENOMEM;
+		int rc;
+		if (domain == AF_UNIX) {
+			rc = uv_pipe_init(srv->loop, &l->h.pipe, 0);
+			if (!rc)
+				rc = uv_pipe_open(&l->h.pipe, fd);
+		} else {
+			l->is_tcp = true;
+			rc = uv_tcp_init(srv->loop, &l->h.tcp);
+			if (!rc)
+				rc = uv_tcp_open(&l->h.tcp, fd);
+		}
+		l->h.pipe.data = l;
+		if (!rc)
+			rc = uv_listen((uv_stream_t *)&l->h, 128, on_connection);
+		if (rc) {
+			log_error("%s: %s", addr, uv_strerror(rc));
+			return rc;
+		}
+		log_info("listening on %s (socket activation)", addr);
+		(*count)++;
+	}
+	return 0;
+}
+
+int server_listen(struct server *srv)
+{
+	int activated;
+	int rc = listen_systemd(srv, &activated);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < srv->cfg->nlisten; i++) {
+		const char *a = srv->cfg->listen[i];
+		if (!strncmp(a, "unix:", 5))
+			rc = listen_unix(srv, a, a + 5);
+		else if (!strncmp(a, "tcp:", 4))
+			rc = listen_tcp(srv, a, a + 4);
+		else if (!strcmp(a, "stdio"))
+			rc = serve_stdio(srv);
+		else {
+			log_error("listen %s: expected unix:PATH, tcp:HOST:PORT or stdio", a);
+			rc = -EINVAL;
+		}
+		if (rc)
+			return rc;
+	}
+	if (!activated && srv->cfg->nlisten == 0) {
+		log_error("nothing to listen on: give -l unix:PATH, -l tcp:HOST:PORT or -l stdio");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- signals and shutdown ---- */
+
+static void close_listener_cb(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	free(l->addr);
+	free(l->unix_path);
+	free(l);
+}
+
+static void noop_close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static uint32_t server_inflight(const struct server *srv)
+{
+	uint32_t n = 0;
+	for (const struct conn *c = srv->conns; c; c = c->next)
+		n += c->inflight;
+	return n;
+}
+
+static void server_finish(struct server *srv)
+{
+	/* Everything in flight is done (or the drain timed out): close all. */
+	/* conn_close frees nothing before the handles' close callbacks run on
+	 * a later iteration, so walking the list here is safe. */
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	uv_close((uv_handle_t *)&srv->flush_check, noop_close_cb);
+	uv_close((uv_handle_t *)&srv->lock_timer, noop_close_cb);
+	uv_close((uv_handle_t *)&srv->drain_timer, noop_close_cb);
+	uv_close((uv_handle_t *)&srv->sig_term, noop_close_cb);
+	uv_close((uv_handle_t *)&srv->sig_int, noop_close_cb);
+	uv_close((uv_handle_t *)&srv->sig_usr1, noop_close_cb);
+}
+
+static bool finished;
+
+void server_maybe_finish(struct server *srv)
+{
+	if (!srv->stopping || finished)
+		return;
+	if (server_inflight(srv) == 0) {
+		finished = true;
+		server_finish(srv);
+	}
+}
+
+static void drain_timeout_cb(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	log_warn("shutdown: %u requests still in flight after %d ms; closing connections",
+		 server_inflight(srv), DRAIN_TIMEOUT_MS);
+	if (!finished) {
+		finished = true;
+		server_finish(srv);
+	}
+}
+
+void server_stop(struct server *srv)
+{
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	for (struct listener *l = srv->listeners; l; l = l->next) {
+		if (l->unix_path)
+			unlink(l->unix_path);
+		uv_close((uv_handle_t *)&l->h, close_listener_cb);
+	}
+	srv->listeners = NULL;
+	/* Waiting lock requests would never finish: end them now. */
+	while (srv->lock_waiters) {
+		struct req *r = srv->lock_waiters;
+		srv->lock_waiters = r->qnext;
+		r->qnext = NULL;
+		r->out.u.rlock.status = NP_LOCK_BLOCKED;
+		req_complete(r);
+	}
+	uv_timer_start(&srv->drain_timer, drain_timeout_cb, DRAIN_TIMEOUT_MS, 0);
+	server_maybe_finish(srv);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct server *srv = h->data;
+	if (signum == SIGUSR1) {
+		server_log_stats(srv);
+		return;
+	}
+	log_info("signal %d: finishing in-flight requests, then exiting", signum);
+	server_stop(srv);
+}
+
+int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg)
+{
+	memset(srv, 0, sizeof *srv);
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->is_root = geteuid() == 0;
+	creds_set_root_mode(srv->is_root);
+	pthread_mutex_init(&srv->users_lock, NULL);
+	srv->exports = calloc(cfg->nexports ? cfg->nexports : 1, sizeof *srv->exports);
+	if (!srv->exports)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->nexports; i++) {
+		srv->exports[i].rootfd = -1;
+		srv->nexports++;
+		int rc = export_open(&srv->exports[i], &cfg->exports[i]);
+		if (rc)
+			return rc;
+	}
+	uv_check_init(loop, &srv->flush_check);
+	srv->flush_check.data = srv;
+	uv_check_start(&srv->flush_check, server_flush_replies);
+	uv_timer_init(loop, &srv->lock_timer);
+	srv->lock_timer.data = srv;
+	uv_timer_init(loop, &srv->drain_timer);
+	srv->drain_timer.data = srv;
+	uv_unref((uv_handle_t *)&srv->drain_timer);
+	uv_signal_init(loop, &srv->sig_term);
+	uv_signal_init(loop, &srv->sig_int);
+	uv_signal_init(loop, &srv->sig_usr1);
+	srv->sig_term.data = srv->sig_int.data = srv->sig_usr1.data = srv;
+	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+	uv_signal_start(&srv->sig_usr1, on_signal, SIGUSR1);
+	return 0;
+}
+
+void server_free(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nexports; i++) {
+		struct export *e = &srv->exports[i];
+		if (e->rootfd >= 0)
+			close(e->rootfd);
+		free(e->realpath);
+		remap_free(e->remap);
+	}
+	free(srv->exports);
+	while (srv->users) {
+		struct user *u = srv->users;
+		srv->users = u->next;
+		free(u->groups);
+		free(u);
+	}
+	pthread_mutex_destroy(&srv->users_lock);
+}

@@ -1,0 +1,20 @@
+# Scenario "posix": the core suite with cache=none, then xattrs, locks (also
+# across two connections) and symlink confinement.
+. ./core.sh
+. ./extras.sh
+
+mount_or_abort p9a /mnt/none
+mount_or_abort p9b /mnt/second
+
+CHECK_PREFIX=none/
+core_suite /mnt/none core-none
+
+CHECK_PREFIX=
+M=/mnt/none
+M2=/mnt/second
+check xattr t_xattr
+check lock-fcntl-same-mount t_lock_same_mount
+check flock-same-mount t_flock_same_mount
+check lock-fcntl-two-mounts t_lock_two_mounts
+check confinement-symlinks t_confinement
+unmount_all

@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""Runs one end-to-end scenario: a Linux guest under QEMU mounts a 9P server.
+
+The server (ninepd, or diod to check the harness itself) listens on a unix
+socket and exports a directory prepared for the scenario.  QEMU connects one
+virtio-serial port per 9P connection to that socket; the guest relays each
+port to the kernel's trans=fd (guest/mount.ninepd.c, or two FIFOs with
+--relay fifo).  The guest runs a script from guest/ that prints result lines
+on its second serial port; this script turns them into one line per check,
+adds checks made on the host, and exits 0 only if every check passed.
+
+Exit status: 0 all passed, 1 a check failed or the guest did not finish,
+77 the scenario needs ninepd (meson counts 77 as skipped), 2 bad usage.
+"""
+import argparse
+import ctypes
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUEST = os.path.join(HERE, "guest")
+CACHE = os.environ.get("E2E_CACHE", os.path.join(HERE, "cache"))
+PORT_NAMES = ["p9a", "p9b", "p9c", "p9d"]
+
+
+@dataclass
+class Phase:
+    """One boot of the guest running guest/<script>."""
+    script: str
+    label: str = ""               # prefix of its check names when there are several phases
+    kill_on_mark: str = ""        # SIGKILL QEMU once the guest says "E2E-MARK <this>"
+    timeout: float = 240.0        # seconds from QEMU's start to its exit
+
+
+@dataclass
+class Scenario:
+    name: str
+    doc: str
+    phases: list
+    ports: int = 1                # virtio-serial ports, so 9P connections, per boot
+    multidevs: str = ""           # ninepd's policy; the export then spans three tmpfs
+    extra_cpio: tuple = ()        # archives from the cache appended to the initramfs
+    memory_mb: int = 256
+    prepare: Optional[Callable] = None     # prepare(run) fills the export and run.guest_env
+    host_checks: list = field(default_factory=list)  # check(run) -> (ok, detail), after the boots
+
+
+class Run:
+    """The state of one scenario run; its files live in cache/runs/<scenario>/."""
+
+    def __init__(self, scenario, args):
+        self.sc = scenario
+        self.args = args
+        self.dir = os.path.join(CACHE, "runs", scenario.name)
+        self.export = os.path.join(self.dir, "export")
+        self.sock = os.path.join(self.dir, "9p.sock")
+        self.server_log = os.path.join(self.dir, "server.log")
+        self.guest_env = {}
+        self.server = None
+        self.qemu = None
+        self.results = []         # (name, ok, detail)
+        self.host_files = []      # (path in export, md5) announced by the guest
+        self.log_offset = 0       # server.log size when the first guest booted
+
+    def record(self, name, ok, detail=""):
+        self.results.append((name, ok, detail))
+        print(f"{'PASS' if ok else 'FAIL'} {self.sc.name}/{name}  {detail}".rstrip(), flush=True)
+
+    def server_log_since_boot(self):
+        with open(self.server_log, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read().decode(errors="replace")
+
+
+def md5_file(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def die_with_parent():
+    """Children get SIGKILL if this script dies, so no QEMU or server outlives it."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def stop(proc, grace=5.0):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# ---------------------------------------------------------------- the server
+
+def server_command(run):
+    a = run.args
+    if a.server == "ninepd":
+        export = run.export + (f",multidevs={run.sc.multidevs}" if run.sc.multidevs else "")
+        return [a.ninepd, "-l", "unix:" + run.sock, "-e", export]
+    # diod: no config file of the host, no authentication, logs on stderr.
+    return ["diod", "-f", "-n", "-c", "/dev/null", "-L", "stderr",
+            "-l", run.sock, "-e", run.export]
+
+
+def mount_options(run):
+    opts = ["version=9p2000.L"]
+    if run.args.server == "diod" or run.args.aname_path:
+        opts.append("aname=" + run.export)
+    if run.args.msize:
+        opts.append(f"msize={run.args.msize}")
+    return ",".join(opts)
+
+
+# Run inside "unshare -m" for the multidevs scenarios: three tmpfs in a
+# private mount namespace, gone with its last process, then exec the server.
+MULTIDEVS_SETUP = r"""
+set -e
+export=$1 run=$2
+shift 2
+mount -t tmpfs -o size=8m e2e-root "$export"
+echo root1 >"$export/f1"; echo root2 >"$export/f2"
+mkdir "$export/a" "$export/b"
+for d in a b; do
+	mount -t tmpfs -o size=8m "e2e-$d" "$export/$d"
+	echo ${d}1 >"$export/$d/f1"; echo ${d}2 >"$export/$d/f2"
+done
+cd "$export" && stat -c '%d %i %n' . a b f1 f2 a/f1 a/f2 b/f1 b/f2 >"$run/host-inodes"
+cd /
+exec "$@"
+"""
+
+
+def start_server(run):
+    cmd = server_command(run)
+    if run.sc.multidevs:
+        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", MULTIDEVS_SETUP,
+               "sh", run.export, run.dir] + cmd
+    log = open(run.server_log, "wb")
+    run.server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                  preexec_fn=die_with_parent)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if run.server.poll() is not None:
+            return f"server exited with status {run.server.returncode}"
+        if os.path.exists(run.sock):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(run.sock)
+                return None
+            except OSError:
+                pass
+            finally:
+                s.close()
+        time.sleep(0.05)
+    return "server did not listen within 15 s"
+
+
+# ----------------------------------------------------------------- the guest
+
+def make_initrd(run, phase, path):
+    """The cached initramfs, the scenario's extra archives, then a cpio with /e2e."""
+    root = os.path.join(run.dir, "cpio")
+    shutil.rmtree(root, ignore_errors=True)
+    e2e = os.path.join(root, "e2e")
+    os.makedirs(e2e)
+    for name in os.listdir(GUEST):
+        if name.endswith(".sh") and name != "init.sh":
+            shutil.copy(os.path.join(GUEST, name), e2e)
+    env = {"E2E_OPTS": mount_options(run), "E2E_RELAY": run.args.relay,
+           "E2E_SERVER": run.args.server, "E2E_MULTIDEVS": run.sc.multidevs}
+    env.update(run.guest_env)
+    with open(os.path.join(e2e, "env"), "w") as f:
+        for k, v in sorted(env.items()):
+            f.write(f"{k}={shlex.quote(str(v))}\n")
+    with open(os.path.join(e2e, "main.sh"), "w") as f:
+        f.write(f". ./env\n. ./lib.sh\n. ./{phase.script}\n")
+    names = []
+    for d, _, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        names.append(rel)
+        names.extend(os.path.join(rel, n) for n in files)
+    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "-R", "0:0", "--quiet"], cwd=root,
+                          input="\n".join(sorted(names)).encode(), stdout=subprocess.PIPE, check=True)
+    # Every archive in the cache is padded to 512 bytes, so this one starts
+    # 4-byte aligned, as the kernel needs to find it.
+    with open(path, "wb") as out:
+        for part in ("initramfs.img",) + tuple(run.sc.extra_cpio):
+            with open(os.path.join(CACHE, part), "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+        out.write(cpio.stdout)
+
+
+def qemu_command(run, initrd, console, results):
+    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", str(run.sc.memory_mb),
+           "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+           "-kernel", os.path.join(CACHE, "vmlinux"), "-initrd", initrd,
+           "-append", "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init",
+           "-serial", "file:" + console, "-serial", "file:" + results,
+           "-device", "virtio-serial-pci,id=vser"]
+    for port in PORT_NAMES[:run.sc.ports]:
+        cmd += ["-chardev", f"socket,id={port},path={run.sock}",
+                "-device", f"virtserialport,bus=vser.0,chardev={port},name={port}"]
+    return cmd
+
+
+MARKER = re.compile(r"E2E-(CHECK|MARK|HOSTFILE|ERROR|DONE)\b ?(.*)")
+
+
+def boot(run, phase, index):
+    """Boots the guest for one phase; records its checks.  Returns its wall time."""
+    tag = phase.label or str(index)
+    prefix = phase.label + "/" if phase.label else ""
+    initrd = os.path.join(run.dir, f"initrd-{tag}")
+    console = os.path.join(run.dir, f"console-{tag}.log")
+    results = os.path.join(run.dir, f"results-{tag}.log")
+    make_initrd(run, phase, initrd)
+    open(results, "w").close()
+    qlog = open(os.path.join(run.dir, f"qemu-{tag}.log"), "wb")
+    start = time.monotonic()
+    run.qemu = subprocess.Popen(qemu_command(run, initrd, console, results), stdin=subprocess.DEVNULL,
+                                stdout=qlog, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    done, killed, timed_out, checks = None, False, False, 0
+    pending = ""
+    with open(results, "r", errors="replace") as res:
+        while True:
+            exited = run.qemu.poll() is not None
+            pending += res.read()
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                m = MARKER.search(line)
+                if not m:
+                    continue
+                kind, rest = m.group(1), m.group(2).strip()
+                if kind == "CHECK":
+                    parts = rest.split(" ", 2) + ["", ""]
+                    run.record(prefix + parts[0], parts[1] == "PASS", parts[2])
+                    checks += 1
+                elif kind == "MARK" and rest == "booted":
+                    print(f"boot: {time.monotonic() - start:.1f} s to /init", flush=True)
+                elif kind == "MARK" and rest == phase.kill_on_mark:
+                    time.sleep(0.5)
+                    run.qemu.kill()
+                    killed = True
+                elif kind == "HOSTFILE":
+                    path, _, digest = rest.partition(" ")
+                    run.host_files.append((path, digest))
+                elif kind == "ERROR":
+                    run.record(prefix + "guest-error", False, rest)
+                elif kind == "DONE":
+                    done = rest
+            if exited or killed:
+                break
+            if time.monotonic() - start > phase.timeout:
+                run.qemu.kill()
+                timed_out = True
+                break
+            time.sleep(0.1)
+    run.qemu.wait()
+    wall = time.monotonic() - start
+    if phase.kill_on_mark:
+        run.record(prefix + "guest-killed-mid-write", killed,
+                   "QEMU killed after the mark" if killed else "the mark never came")
+    elif done is None:
+        why = f"timed out after {phase.timeout:.0f} s" if timed_out else f"QEMU exited ({run.qemu.returncode})"
+        run.record(prefix + "guest-finished", False, f"no E2E-DONE: {why}")
+    else:
+        run.record(prefix + "guest-finished", done == "rc=0" and checks > 0,
+                   f"{checks} checks, script {done}, {wall:.1f} s")
+    return wall
+
+
+# --------------------------------------------------------- host-side checks
+
+def check_server_running(run):
+    if run.server.poll() is None:
+        return True, "the server outlived the guest"
+    return False, f"the server exited with status {run.server.returncode}"
+
+
+def check_host_files(run):
+    for path, digest in run.host_files:
+        full = os.path.join(run.export, path)
+        got = md5_file(full) if os.path.exists(full) else "missing"
+        run.record(f"host-sees/{path}", got == digest, f"md5 {got}")
+
+
+def check_inodes_collide(run):
+    """The multidevs checks prove nothing unless inode numbers collide on the host."""
+    try:
+        rows = [line.split() for line in open(os.path.join(run.dir, "host-inodes"))]
+    except OSError as e:
+        return False, str(e)
+    by_ino = {}
+    for dev, ino, name in rows:
+        by_ino.setdefault(ino, set()).add(dev)
+    shared = sorted(ino for ino, devs in by_ino.items() if len(devs) > 1)
+    return bool(shared), f"{len(rows)} files on {len({r[0] for r in rows})} devices share inodes {shared}"
+
+
+def check_warned_once(run):
+    lines = [line for line in run.server_log_since_boot().splitlines()
+             if "multidevs" in line.lower() and run.export in line]
+    detail = f"{len(lines)} lines name multidevs and the export since boot"
+    if lines:
+        detail += f": {lines[0].strip()[:200]}"
+    return len(lines) == 1, detail
+
+
+def check_no_mount_leak(run):
+    stop(run.server)
+    with open("/proc/self/mountinfo") as f:
+        leaked = [line.split()[4] for line in f if run.export in line.split()[4]]
+    return not leaked, f"still mounted: {leaked}" if leaked else "no tmpfs left mounted on the host"
+
+
+# ---------------------------------------------------------------- scenarios
+
+def prepare_posix(run):
+    os.symlink("/etc/passwd", os.path.join(run.export, "escape-abs"))
+    os.symlink("../../../../../../../../etc/passwd", os.path.join(run.export, "escape-rel"))
+    os.symlink("/etc", os.path.join(run.export, "escape-dir"))
+    run.guest_env["HOST_PASSWD_MD5"] = md5_file("/etc/passwd")
+
+
+def prepare_cache(run):
+    path = os.path.join(run.export, "host-made.bin")
+    with open(path, "wb") as f:
+        f.write(os.urandom(1 << 20))
+    run.guest_env["HOST_FILE_MD5"] = md5_file(path)
+
+
+SERVER_RUNNING = ("server-still-running", check_server_running)
+MULTIDEVS_CHECKS = [("inodes-collide-on-host", check_inodes_collide), SERVER_RUNNING,
+                    ("no-mount-leak", check_no_mount_leak)]
+
+SCENARIOS = {s.name: s for s in [
+    Scenario("posix", "core POSIX suite (cache=none), xattrs, locks, symlink confinement",
+             [Phase("posix.sh")], ports=2, prepare=prepare_posix, host_checks=[SERVER_RUNNING]),
+    Scenario("cache", "core POSIX suite with cache=loose; mmap reads, writes and exec with cache=mmap",
+             [Phase("cache.sh")], ports=2, prepare=prepare_cache, host_checks=[SERVER_RUNNING]),
+    Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
+             [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing"),
+              Phase("disconnect-after.sh", "after")],
+             host_checks=[SERVER_RUNNING]),
+    Scenario("fio", "fio sequential and random read/write jobs",
+             [Phase("fio.sh")], extra_cpio=("fio.cpio",), memory_mb=512, host_checks=[SERVER_RUNNING]),
+    Scenario("multidevs-remap", "three tmpfs with colliding inodes: distinct st_ino, own contents",
+             [Phase("multidevs.sh")], multidevs="remap", host_checks=MULTIDEVS_CHECKS),
+    Scenario("multidevs-forbid", "other devices give EXDEV, the export's own device works",
+             [Phase("multidevs.sh")], multidevs="forbid", host_checks=MULTIDEVS_CHECKS),
+    Scenario("multidevs-warn", "crossing devices logs exactly one warning",
+             [Phase("multidevs.sh")], multidevs="warn",
+             host_checks=MULTIDEVS_CHECKS[:2] + [("warned-once", check_warned_once), MULTIDEVS_CHECKS[2]]),
+]}
+
+
+def run_scenario(sc, args):
+    if sc.multidevs and args.server != "ninepd":
+        print(f"SKIP {sc.name}: multidevs policies exist only in ninepd (--server {args.server})")
+        return 77
+    run = Run(sc, args)
+    if os.path.isdir(run.dir):
+        subprocess.run(["rm", "-rf", "--one-file-system", run.dir], check=True)
+    os.makedirs(run.export)
+    if sc.prepare:
+        sc.prepare(run)
+    print(f"== {sc.name}: {sc.doc}  [server {args.server}, relay {args.relay}, files in {run.dir}]", flush=True)
+    start = time.monotonic()
+    try:
+        err = start_server(run)
+        if err:
+            run.record("server-start", False, err)
+        else:
+            run.log_offset = os.path.getsize(run.server_log)
+            for i, phase in enumerate(sc.phases):
+                wall = boot(run, phase, i)
+                print(f"phase {phase.label or i}: {wall:.1f} s", flush=True)
+                if phase.kill_on_mark:
+                    time.sleep(1.0)
+                    ok, detail = check_server_running(run)
+                    run.record(f"{phase.label}/server-survives-guest-kill", ok, detail)
+                    if not ok:
+                        break
+            check_host_files(run)
+            for name, fn in sc.host_checks:
+                ok, detail = fn(run)
+                run.record(name, ok, detail)
+    finally:
+        stop(run.qemu)
+        stop(run.server)
+    failed = [r for r in run.results if not r[1]]
+    if failed:
+        for name in sorted(os.listdir(run.dir)):
+            if name.endswith(".log") and not name.startswith("results"):
+                print(f"--- last lines of {os.path.join(run.dir, name)}")
+                with open(os.path.join(run.dir, name), errors="replace") as f:
+                    sys.stdout.writelines(f.readlines()[-25:])
+    else:
+        subprocess.run(["rm", "-rf", "--one-file-system", run.export])
+    print(f"{sc.name}: {time.monotonic() - start:.1f} s wall")
+    print(f"{len(run.results) - len(failed)} passed, {len(failed)} failed", flush=True)
+    return 1 if failed or not run.results else 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("scenario", nargs="*", help="scenario names (see --list)")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--server", choices=["ninepd", "diod"], default="ninepd")
+    p.add_argument("--ninepd", default=os.environ.get("NINEPD_BIN", ""),
+                   help="path of the ninepd binary (default: $NINEPD_BIN)")
+    p.add_argument("--relay", choices=["mount.ninepd", "fifo"], default="mount.ninepd",
+                   help="how the guest joins a port to trans=fd")
+    p.add_argument("--aname-path", action="store_true",
+                   help="ninepd: attach with aname=<export path> instead of the empty aname")
+    p.add_argument("--msize", type=int, default=0, help="msize mount option (default: the kernel's)")
+    p.add_argument("--no-build", action="store_true", help="do not run build-guest.sh first")
+    args = p.parse_args()
+    if args.list:
+        for sc in SCENARIOS.values():
+            print(f"{sc.name:18} {'(ninepd only) ' if sc.multidevs else ''}{sc.doc}")
+        return 0
+    unknown = [s for s in args.scenario if s not in SCENARIOS]
+    if not args.scenario or unknown:
+        p.error(f"unknown scenario {unknown}" if unknown else "no scenario given")
+    if args.server == "ninepd" and not os.access(args.ninepd, os.X_OK):
+        p.error("--server ninepd needs --ninepd PATH or NINEPD_BIN")
+    if args.server == "ninepd":
+        args.ninepd = os.path.abspath(args.ninepd)
+    if not args.no_build:
+        subprocess.run([os.path.join(HERE, "build-guest.sh")], check=True)
+    # meson's timeout and ^C end the run through the finally clauses.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    status = 0
+    for name in args.scenario:
+        rc = run_scenario(SCENARIOS[name], args)
+        status = rc if status == 0 else status
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+/* Integration: Twalk semantics (partial walks, clones, moves, fid reuse, ..). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "np_client.h"
+
+static struct np_fixture fx;
+
+/* The export: a/ a/b/ a/b/file file link -> file */
+static void setup(void)
+{
+	int err = np_fixture_start(&fx, NULL, NULL);
+	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(np_fixture_mkdir(&fx, "a", 0755), 0);
+	cr_assert_eq(np_fixture_mkdir(&fx, "a/b", 0755), 0);
+	cr_assert_eq(np_fixture_write(&fx, "a/b/file", "x", 1), 0);
+	cr_assert_eq(np_fixture_write(&fx, "file", "y", 1), 0);
+	cr_assert_eq(np_fixture_symlink(&fx, "file", "link"), 0);
+}
+
+static void teardown(void)
+{
+	char why[4096];
+	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
+}
+
+TestSuite(walk, .init = setup, .fini = teardown, .timeout = 30);
+
+static struct np_qid root_qid(void)
+{
+	struct np_attr a;
+	cr_assert_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, &a), 0);
+	return a.qid;
+}
+
+/* The qid the fid refers to now. */
+static struct np_qid fid_qid(uint32_t fid)
+{
+	struct np_attr a;
+	int err = np_getattr(fx.c, fid, NP_GETATTR_BASIC, &a);
+	cr_assert_eq(err, 0, "Tgetattr fid %u: %s", fid, strerror(-err));
+	return a.qid;
+}
+
+Test(walk, returns_one_qid_per_name)
+{
+	const char *names[] = {"a", "b", "file"};
+	struct np_qid q[3];
+	uint16_t n;
+	uint32_t f = np_fid_new(fx.c);
+	cr_assert_eq(np_walk(fx.c, fx.root, f, 3, names, &n, q), 0);
+	cr_assert_eq(n, 3);
+	cr_expect_eq(q[0].type, NP_QTDIR);
+	cr_expect_eq(q[1].type, NP_QTDIR);
+	cr_expect_eq(q[2].type, NP_QTFILE);
+	cr_expect_neq(q[0].path, q[1].path);
+	cr_expect_neq(q[1].path, q[2].path);
+	cr_expect_eq(fid_qid(f).path, q[2].path);
+}
+
+Test(walk, qid_types_match_file_types)
+{
+	struct np_qid q;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 100, "file", &q), 0);
+	cr_expect_eq(q.type, NP_QTFILE);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 101, "a", &q), 0);
+	cr_expect_eq(q.type, NP_QTDIR);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 102, "link", &q), 0);
+	cr_expect_eq(q.type, NP_QTSYMLINK);
+}
+
+Test(walk, qid_path_is_the_same_for_every_walk_to_one_file)
+{
+	struct np_qid q1, q2, q3;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 100, "a/b/file", &q1), 0);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 101, "a/b/file", &q2), 0);
+	cr_assert_eq(np_clunk(fx.c, 100), 0);
+	cr_assert_eq(np_clunk(fx.c, 101), 0);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 100, "a/b/../b/file", &q3), 0);
+	cr_expect_eq(q1.path, q2.path);
+	cr_expect_eq(q1.path, q3.path);
+}
+
+Test(walk, partial_walk_returns_qids_so_far_and_does_not_create_newfid)
+{
+	const char *names[] = {"a", "missing", "x"};
+	struct np_qid q[3];
+	uint16_t n = 99;
+	cr_assert_eq(np_walk(fx.c, fx.root, 100, 3, names, &n, q), 0,
+		     "a walk failing at the second name must answer Rwalk");
+	cr_expect_eq(n, 1, "Rwalk nwqid %u, want 1", n);
+	cr_expect_eq(q[0].type, NP_QTDIR);
+	cr_expect_lt(np_getattr(fx.c, 100, NP_GETATTR_BASIC, NULL), 0,
+		     "newfid of a partial walk exists");
+	cr_expect_lt(np_clunk(fx.c, 100), 0, "newfid of a partial walk could be clunked");
+	/* The number is still free. */
+	cr_expect_eq(np_walk_path(fx.c, fx.root, 100, "a", NULL), 0);
+}
+
+Test(walk, failing_at_the_first_name_is_an_error)
+{
+	const char *names[] = {"missing", "a"};
+	uint16_t n = 99;
+	cr_expect_eq(np_walk(fx.c, fx.root, 100, 2, names, &n, NULL), -ENOENT);
+	cr_expect_lt(np_getattr(fx.c, 100, NP_GETATTR_BASIC, NULL), 0);
+}
+
+Test(walk, with_no_names_clones_the_fid)
+{
+	uint32_t a = np_fid_new(fx.c), clone = np_fid_new(fx.c);
+	uint16_t n = 99;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, a, "a/b", NULL), 0);
+	cr_assert_eq(np_walk(fx.c, a, clone, 0, NULL, &n, NULL), 0);
+	cr_expect_eq(n, 0);
+	cr_expect_eq(fid_qid(clone).path, fid_qid(a).path);
+	cr_assert_eq(np_clunk(fx.c, clone), 0);
+	/* Clunking the clone leaves the original alone. */
+	cr_expect_eq(np_walk_path(fx.c, a, clone, "file", NULL), 0);
+}
+
+Test(walk, with_newfid_equal_to_fid_moves_the_fid)
+{
+	uint32_t f = np_fid_new(fx.c);
+	struct np_qid qa;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, 100, "a", &qa), 0);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, f, "", NULL), 0);
+	const char *names[] = {"a"};
+	uint16_t n;
+	cr_assert_eq(np_walk(fx.c, f, f, 1, names, &n, NULL), 0);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(fid_qid(f).path, qa.path);
+}
+
+Test(walk, partial_walk_with_newfid_equal_to_fid_leaves_the_fid)
+{
+	uint32_t f = np_fid_new(fx.c);
+	struct np_qid qa;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, f, "a", &qa), 0);
+	const char *names[] = {"b", "missing"};
+	uint16_t n = 99;
+	cr_assert_eq(np_walk(fx.c, f, f, 2, names, &n, NULL), 0);
+	cr_expect_eq(n, 1);
+	cr_expect_eq(fid_qid(f).path, qa.path, "a partial walk moved fid == newfid");
+}
+
+Test(walk, to_a_newfid_in_use_fails)
+{
+	uint32_t g = np_fid_new(fx.c);
+	struct np_qid qf;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, g, "file", &qf), 0);
+	const char *names[] = {"a"};
+	int err = np_walk(fx.c, fx.root, g, 1, names, NULL, NULL);
+	cr_expect_lt(err, 0, "Twalk to a newfid in use succeeded");
+	cr_expect_neq(err, -ETIMEDOUT);
+	cr_expect_eq(fid_qid(g).path, qf.path, "the fid in use was changed");
+	cr_expect_lt(np_walk(fx.c, fx.root, g, 0, NULL, NULL, NULL), 0, "clone onto a fid in use");
+}
+
+Test(walk, from_a_file_fails_with_enotdir)
+{
+	uint32_t f = np_fid_new(fx.c);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, f, "file", NULL), 0);
+	const char *names[] = {"x"};
+	cr_expect_eq(np_walk(fx.c, f, np_fid_new(fx.c), 1, names, NULL, NULL), -ENOTDIR);
+}
+
+Test(walk, from_an_unknown_fid_fails)
+{
+	const char *names[] = {"a"};
+	int err = np_walk(fx.c, 4242, 4243, 1, names, NULL, NULL);
+	cr_expect_lt(err, 0);
+	cr_expect_neq(err, -ETIMEDOUT);
+	cr_expect_neq(err, -ECONNRESET);
+	cr_expect_lt(np_walk(fx.c, 4242, 4243, 0, NULL, NULL, NULL), 0);
+}
+
+Test(walk, dotdot_at_the_export_root_stays_at_the_root)
+{
+	struct np_qid root = root_qid(), q[3];
+	const char *names[] = {"..", "..", ".."};
+	uint16_t n;
+	cr_assert_eq(np_walk(fx.c, fx.root, 100, 3, names, &n, q), 0);
+	cr_assert_eq(n, 3);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(q[i].path, root.path, "qid %d after .. is not the root", i);
+	cr_expect_eq(fid_qid(100).path, root.path);
+}
+
+Test(walk, dotdot_walks_back_to_the_parent)
+{
+	struct np_qid root = root_qid(), q[4];
+	const char *names[] = {"a", "b", "..", ".."};
+	uint16_t n;
+	cr_assert_eq(np_walk(fx.c, fx.root, 100, 4, names, &n, q), 0);
+	cr_assert_eq(n, 4);
+	cr_expect_eq(q[2].path, q[0].path, "a/b/.. is not a");
+	cr_expect_eq(q[3].path, root.path, "a/b/../.. is not the root");
+}
+
+Test(walk, sixteen_names_in_one_walk)
+{
+	char rel[64] = "";
+	const char *names[NP_MAXWELEM];
+	for (int i = 0; i < NP_MAXWELEM; i++) {
+		strcat(rel, i ? "/d" : "d");
+		cr_assert_eq(np_fixture_mkdir(&fx, rel, 0755), 0);
+		names[i] = "d";
+	}
+	struct np_qid q[NP_MAXWELEM];
+	uint16_t n;
+	cr_assert_eq(np_walk(fx.c, fx.root, 100, NP_MAXWELEM, names, &n, q), 0);
+	cr_expect_eq(n, NP_MAXWELEM);
+	for (int i = 1; i < NP_MAXWELEM; i++)
+		cr_expect_neq(q[i].path, q[i - 1].path);
+}
+
+Test(walk, clunked_fid_cannot_be_used)
+{
+	uint32_t f = np_fid_new(fx.c);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, f, "file", NULL), 0);
+	cr_assert_eq(np_clunk(fx.c, f), 0);
+	cr_expect_lt(np_getattr(fx.c, f, NP_GETATTR_BASIC, NULL), 0);
+	cr_expect_lt(np_clunk(fx.c, f), 0, "second Tclunk succeeded");
+}
