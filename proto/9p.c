@@ -26,7 +26,7 @@ struct cursor {
 };
 
 /* Reserve n bytes at the cursor; NULL (and sticky overflow) if they are not there. */
-static uint8_t *take(struct cursor *c, size_t n)
+static inline uint8_t *take(struct cursor *c, size_t n)
 {
 	if (c->overflow || c->cap - c->pos < n) {
 		c->overflow = true;
@@ -37,40 +37,63 @@ static uint8_t *take(struct cursor *c, size_t n)
 	return p;
 }
 
-/* Integers are moved byte by byte so that the codec is right on any host
- * byte order and never does an unaligned load; compilers fold these loops
- * into single moves on little-endian machines. */
-static void uint_le(struct cursor *c, void *v, size_t n)
+/* Integers are assembled byte by byte so that the codec is right on any host
+ * byte order and never does an unaligned load; GCC and clang merge these
+ * patterns into single moves on little-endian machines. */
+static inline void u8(struct cursor *c, uint8_t *v)
 {
-	uint8_t *p = take(c, n);
+	uint8_t *p = take(c, 1);
 	if (p == NULL)
 		return;
-	uint64_t x = 0;
-	if (c->enc) {
-		switch (n) {
-		case 1: x = *(uint8_t *)v; break;
-		case 2: x = *(uint16_t *)v; break;
-		case 4: x = *(uint32_t *)v; break;
-		default: x = *(uint64_t *)v; break;
-		}
-		for (size_t i = 0; i < n; i++)
-			p[i] = (uint8_t)(x >> (8 * i));
+	if (c->enc)
+		p[0] = *v;
+	else
+		*v = p[0];
+}
+
+static inline void u16(struct cursor *c, uint16_t *v)
+{
+	uint8_t *p = take(c, 2);
+	if (p == NULL)
 		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		x |= (uint64_t)p[i] << (8 * i);
-	switch (n) {
-	case 1: *(uint8_t *)v = (uint8_t)x; break;
-	case 2: *(uint16_t *)v = (uint16_t)x; break;
-	case 4: *(uint32_t *)v = (uint32_t)x; break;
-	default: *(uint64_t *)v = x; break;
+	if (c->enc) {
+		p[0] = (uint8_t)*v;
+		p[1] = (uint8_t)(*v >> 8);
+	} else {
+		*v = (uint16_t)(p[0] | p[1] << 8);
 	}
 }
 
-static void u8(struct cursor *c, uint8_t *v) { uint_le(c, v, 1); }
-static void u16(struct cursor *c, uint16_t *v) { uint_le(c, v, 2); }
-static void u32(struct cursor *c, uint32_t *v) { uint_le(c, v, 4); }
-static void u64(struct cursor *c, uint64_t *v) { uint_le(c, v, 8); }
+static inline void u32(struct cursor *c, uint32_t *v)
+{
+	uint8_t *p = take(c, 4);
+	if (p == NULL)
+		return;
+	if (c->enc) {
+		p[0] = (uint8_t)*v;
+		p[1] = (uint8_t)(*v >> 8);
+		p[2] = (uint8_t)(*v >> 16);
+		p[3] = (uint8_t)(*v >> 24);
+	} else {
+		*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		     (uint32_t)p[3] << 24;
+	}
+}
+
+static inline void u64(struct cursor *c, uint64_t *v)
+{
+	uint8_t *p = take(c, 8);
+	if (p == NULL)
+		return;
+	if (c->enc) {
+		for (int i = 0; i < 8; i++)
+			p[i] = (uint8_t)(*v >> (8 * i));
+	} else {
+		*v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+		     (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+		     (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+	}
+}
 
 /* `n` bytes of opaque data: decoding makes *data a view into the frame;
  * encoding copies unless the bytes already sit where they belong (the

@@ -827,7 +827,7 @@ static const char *flip_reason(size_t at)
 
 Test(state, every_flipped_byte_is_refused)
 {
-	struct remap *r = new_engine(MULTIDEVS_REMAP);
+	struct remap *r = new_engine(MULTIDEVS_REMAP), *back;
 	uint8_t *buf;
 	size_t len;
 
@@ -846,9 +846,10 @@ Test(state, every_flipped_byte_is_refused)
 		}
 	}
 	write_whole(state_path, buf, len);
-	cr_assert_eq(remap_state_load(state_path, ROOT_DEV, &r, NULL, 0) == 0, true,
+	cr_assert_eq(remap_state_load(state_path, ROOT_DEV, &back, NULL, 0), 0,
 		     "the undamaged file still loads");
 	free(buf);
+	remap_free(back);
 	remap_free(r);
 }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README:
+#   ./dev.sh run    install what is missing, build, serve ./export on ./ninepd.sock
+#   ./dev.sh test   install what is missing, build, run every test suite
+# Both are complete on their own on a fresh Debian 12 machine (as root, or
+# with sudo for the package install).
+set -euo pipefail
+cd "$(dirname "$0")"
+top=$PWD
+
+build() { # build DIR [meson options...]
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir" >/dev/null
+}
+
+case "${1:-}" in
+run)
+  scripts/deps.sh
+  build build
+  mkdir -p export
+  cat <<MSG
+ninepd: exporting $top/export on unix:$top/ninepd.sock (Ctrl-C stops it)
+
+Give a QEMU guest a virtio-serial port connected to the socket:
+  -device virtio-serial-pci -chardev socket,id=p9,path=$top/ninepd.sock \\
+  -device virtserialport,chardev=p9,name=p9
+and in the guest, with the port relayed to a pipe pair (see tests/e2e/README.md):
+  mount -t 9p -o trans=fd,rfdno=RFD,wfdno=WFD,version=9p2000.L,msize=1048576 none /mnt
+A host-side client mounts it with:  mount -t 9p -o trans=unix,version=9p2000.L $top/ninepd.sock /mnt
+MSG
+  exec build/ninepd -l "unix:$top/ninepd.sock" -e "$top/export"
+  ;;
+test)
+  scripts/deps.sh
+  status=0
+  build build
+  meson test -C build --print-errorlogs --num-processes 2 || status=1
+  # Sanitizers: the unit and integration suites again under ASan + UBSan.
+  build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration || status=1
+  # The codec fuzzer, bounded in time.
+  fuzz=OK
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || { fuzz=FAIL; status=1; }
+  echo "{\"name\": \"fuzz-decode\", \"result\": \"$fuzz\"}" > build/fuzz-result.json
+  python3 scripts/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build/fuzz-result.json || status=1
+  exit $status
+  ;;
+*)
+  echo "usage: $0 run|test" >&2
+  exit 2
+  ;;
+esac
