@@ -22,10 +22,10 @@ const char *const config_server_keys[SERVER_KEY_COUNT] = {
 };
 
 const struct config_number config_server_numbers[SERVER_KEY_COUNT] = {
-	[SERVER_KEY_MAX_MSIZE] = {"max_msize", "--msize", CONFIG_MIN_MSIZE, CONFIG_MAX_MSIZE},
-	[SERVER_KEY_THREADS] = {"threads", "--threads", 1, CONFIG_MAX_THREADS},
-	[SERVER_KEY_MAX_CONNS] = {"max_connections", NULL, 1, UINT_MAX},
-	[SERVER_KEY_MAX_FIDS] = {"max_fids", NULL, CONFIG_MIN_FIDS, UINT_MAX},
+	[SERVER_KEY_MAX_MSIZE] = {"--msize", CONFIG_MIN_MSIZE, CONFIG_MAX_MSIZE},
+	[SERVER_KEY_THREADS] = {"--threads", 1, CONFIG_MAX_THREADS},
+	[SERVER_KEY_MAX_CONNS] = {NULL, 1, UINT_MAX},
+	[SERVER_KEY_MAX_FIDS] = {NULL, CONFIG_MIN_FIDS, UINT_MAX},
 };
 
 const char *const config_export_keys[EXPORT_KEY_COUNT] = {
@@ -118,6 +118,18 @@ int config_parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out
 	}
 	*out = v;
 	return 0;
+}
+
+void config_key_list(char *buf, size_t len, const char *const *names, int from, int n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = from; i < n && used < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s%s", i > from ? ", " : "", names[i]);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
 }
 
 int config_parse_bool(const char *s)
@@ -411,8 +423,6 @@ static bool next_field(const char **sp, char *buf)
 
 int config_parse_export_spec(const char *spec, struct export_conf *out, char *err, size_t errlen)
 {
-	static const char accepted_opts[] =
-		"name, multidevs, readonly, security_model, squash_uid, squash_gid, remap_state";
 	char *field = malloc(strlen(spec) + 1);
 	const char *s = spec;
 	unsigned seen = 0;
@@ -447,8 +457,12 @@ int config_parse_export_spec(const char *spec, struct export_conf *out, char *er
 		}
 		key = export_key_lookup(field);
 		if (key < 0 || key == EXPORT_KEY_PATH) {
-			snprintf(err, errlen, "unknown option '%s' (accepted: %s)", field,
-				 accepted_opts);
+			char keys[160];
+
+			/* The path comes first, without a key; "name" is an option. */
+			config_key_list(keys, sizeof(keys), config_export_keys, EXPORT_KEY_PATH + 1,
+					EXPORT_KEY_COUNT);
+			snprintf(err, errlen, "unknown option '%s' (accepted: name, %s)", field, keys);
 			goto fail;
 		}
 		if (seen & (1u << key)) {
@@ -566,6 +580,26 @@ static int cmdline_once(char **dst, const char *option, const char *arg, FILE *e
 	return 0;
 }
 
+static const char short_options[] = ":l:e:c:nvh";
+
+/*
+ * getopt_long() returned '?'.  glibc sets optopt to the unknown short
+ * option, to 0 for an unknown long option, and to the option's value for
+ * a long option given an argument it does not take; in the long cases the
+ * culprit is argv[optind - 1].
+ */
+static int unknown_option(FILE *err, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	const char *eq = strchr(arg, '=');
+
+	if (optopt > 0 && optopt < 256 && (optopt == ':' || !strchr(short_options, optopt)))
+		return usage_error(err, "unknown option '-%c'", optopt);
+	if (optopt && eq)
+		return usage_error(err, "option '%.*s' takes no argument", (int)(eq - arg), arg);
+	return usage_error(err, "unknown option '%s'", arg);
+}
+
 int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
 	int c;
@@ -574,7 +608,7 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 	 * so the parser can run more than once in a process (tests). */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":l:e:c:nvh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		struct export_conf e;
 		char msg[256];
 		int rc = 0;
@@ -628,9 +662,7 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 		case ':':
 			return usage_error(err, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt && optopt < 256)
-				return usage_error(err, "unknown option '-%c'", optopt);
-			return usage_error(err, "unknown option '%s'", argv[optind - 1]);
+			return unknown_option(err, argv);
 		}
 	}
 	if (optind < argc)
@@ -750,8 +782,8 @@ int config_load_with_default(struct ninepd_config *cfg, int argc, char **argv,
 			     const char *default_file, FILE *out, FILE *err)
 {
 	struct ninepd_config cmd;
+	bool failed = false, oom = false;
 	const char *file;
-	int failed = 0;
 	int rc;
 
 	config_init(cfg);
@@ -765,16 +797,21 @@ int config_load_with_default(struct ninepd_config *cfg, int argc, char **argv,
 		file = default_file;
 	if (file) {
 		failed |= config_parse_file(cfg, file, err) < 0;
-		failed |= strdup_opt(&cfg->config_file, file) < 0;
+		oom |= strdup_opt(&cfg->config_file, file) < 0;
 	}
 	if (cmd.libvirt_xml) {
 		failed |= config_parse_libvirt_xml(cfg, cmd.libvirt_xml, err) < 0;
-		failed |= strdup_opt(&cfg->libvirt_xml, cmd.libvirt_xml) < 0;
+		oom |= strdup_opt(&cfg->libvirt_xml, cmd.libvirt_xml) < 0;
+	}
+	if (!failed && !oom)
+		oom = config_merge(cfg, &cmd) < 0;
+	if (oom) {
+		fputs("ninepd: out of memory\n", err);
+		failed = true;
 	}
 	/* Errors in a file would cascade into validation ("no export"),
 	 * so stop at the parse errors. */
-	if (failed || config_merge(cfg, &cmd) < 0 || config_resolve_paths(cfg, err) < 0 ||
-	    config_validate(cfg, err) > 0) {
+	if (failed || config_resolve_paths(cfg, err) < 0 || config_validate(cfg, err) > 0) {
 		rc = -1;
 		goto done;
 	}

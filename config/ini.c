@@ -54,13 +54,16 @@ static void finish_export(struct ini_state *st)
 	if (!st->have_export)
 		return;
 	st->have_export = false;
-	if (!st->export.path) {
+	if (st->export.path) {
+		if (config_add_export(st->cfg, &st->export) < 0)
+			st->enomem = true;
+	} else if (!st->export.key_line[EXPORT_KEY_PATH]) {
+		/* (A path that was given but refused is reported already.) */
 		config_error(st->err, &st->export.origin, 0,
 			     "[export %s]: missing path (accepted: path = DIRECTORY)",
 			     st->export.name);
 		st->errors++;
-	} else if (config_add_export(st->cfg, &st->export) < 0)
-		st->enomem = true;
+	}
 	export_conf_free(&st->export);
 }
 
@@ -166,10 +169,10 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 		if (!strcmp(name, config_server_keys[k]))
 			break;
 	if (k == SERVER_KEY_COUNT) {
-		ini_error(st,
-			  "[server] unknown key '%s' (accepted: listen, max_msize, threads, "
-			  "log_level, max_connections, max_fids)",
-			  name);
+		char keys[160];
+
+		config_key_list(keys, sizeof(keys), config_server_keys, 0, SERVER_KEY_COUNT);
+		ini_error(st, "[server] unknown key '%s' (accepted: %s)", name, keys);
 		return;
 	}
 	if (k == SERVER_KEY_LISTEN) {
@@ -228,10 +231,10 @@ static void export_key(struct ini_state *st, const char *name, const char *value
 	int rc;
 
 	if (k < 0) {
-		ini_error(st,
-			  "[export %s] unknown key '%s' (accepted: path, multidevs, "
-			  "security_model, readonly, squash_uid, squash_gid, remap_state)",
-			  e->name, name);
+		char keys[160];
+
+		config_key_list(keys, sizeof(keys), config_export_keys, 0, EXPORT_KEY_COUNT);
+		ini_error(st, "[export %s] unknown key '%s' (accepted: %s)", e->name, name, keys);
 		return;
 	}
 	if (e->key_line[k]) {

@@ -16,14 +16,13 @@
 #define ACCEPTED_LISTEN "unix:PATH, tcp:HOST:PORT, stdio"
 #define SQUASH_ID_MAX 4294967294u /* (uid_t)-1 means "no change" to chown */
 
-/* A numeric setting: its name in the file, on the command line, its range. */
+/* A numeric [server] setting: its command-line option, its range. */
 struct config_number {
-	const char *key;    /* "max_msize" */
 	const char *option; /* "--msize", or NULL */
 	uint64_t min, max;
 };
 
-/* Indexed by enum server_key; .key is NULL for non-numeric settings. */
+/* Indexed by enum server_key; .max is 0 for non-numeric settings. */
 extern const struct config_number config_server_numbers[SERVER_KEY_COUNT];
 /* The [server] keys' names, indexed by enum server_key. */
 extern const char *const config_server_keys[SERVER_KEY_COUNT];
@@ -50,6 +49,9 @@ int config_parse_bool(const char *s);
  */
 int export_set_key(struct export_conf *e, enum export_key key, const char *value, char *msg,
 		   size_t msglen);
+/* "a, b, c": names[from..n-1] joined, for "(accepted: ...)" messages. */
+void config_key_list(char *buf, size_t len, const char *const *names, int from, int n);
+
 /* The export key called name, or -1. */
 int export_key_lookup(const char *name);
 
@@ -64,6 +66,6 @@ void config_where(FILE *f, const struct config_origin *o, int line);
 
 /* Error helpers: print the prefix, then the printf-style message and "\n". */
 void config_error(FILE *f, const struct config_origin *o, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5), nonnull(1, 2, 4)));
 
 #endif

@@ -278,7 +278,7 @@ static int check_server(const struct ninepd_config *cfg, FILE *err)
 		const struct config_origin *o = &cfg->origin[k];
 		char msg[128];
 
-		if (!num->key || (values[k] >= num->min && values[k] <= num->max))
+		if (!num->max || (values[k] >= num->min && values[k] <= num->max))
 			continue;
 		/* threads = 0 is how "not set" is spelled in the struct. */
 		if (k == SERVER_KEY_THREADS && !values[k] && !(cfg->set & (1u << k)))
@@ -287,7 +287,7 @@ static int check_server(const struct ninepd_config *cfg, FILE *err)
 		if (!o->file && num->option)
 			config_error(err, o, 0, "%s: %s", num->option, msg);
 		else
-			config_error(err, o, 0, "[server] %s: %s", num->key, msg);
+			config_error(err, o, 0, "[server] %s: %s", config_server_keys[k], msg);
 		bad++;
 	}
 	if (!log_level_name(cfg->log_level)) {

@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdalign.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,14 +411,14 @@ int remap_qid_path(struct remap *r, uint64_t dev, uint64_t ino, uint32_t file_ty
 		rc = remap_lookup(r, dev, ino, qid_path);
 	} else if (r->policy == MULTIDEVS_FORBID) {
 		atomic_fetch_add_explicit(&r->forbidden, 1, memory_order_relaxed);
-		note_foreign_device(r, dev);
 		if (first_time(&r->event_reported))
 			ev = REMAP_EVENT_FIRST_FORBIDDEN;
+		note_foreign_device(r, dev);
 		rc = -EXDEV;
 	} else {
-		note_foreign_device(r, dev);
 		if (first_time(&r->event_reported))
 			ev = REMAP_EVENT_FIRST_FOREIGN_DEVICE;
+		note_foreign_device(r, dev);
 		*qid_path = ino;
 	}
 	if (event)
@@ -498,20 +497,6 @@ void remap_snapshot_release(struct remap_snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Replay every key through the ordinary lookup, prefix codes in code order
  * and then exact ids in id order, and insist that each lands on its recorded
@@ -528,10 +513,12 @@ int remap_from_snapshot(const struct remap_snapshot *s, struct remap **out, char
 	*out = NULL;
 	rc = remap_new_limited(MULTIDEVS_REMAP, s->root_dev, &s->limits, &r);
 	if (rc == -EINVAL) {
-		set_error(err, errlen,
-			  "limits out of range: %" PRIu32 " prefix codes, %" PRIu32
-			  " per device, %" PRIu64 " exact ids",
-			  s->limits.prefix_codes, s->limits.device_prefixes, s->limits.exact_ids);
+		if (err)
+			snprintf(err, errlen,
+				 "limits out of range: %" PRIu32 " prefix codes, %" PRIu32
+				 " per device, %" PRIu64 " exact ids",
+				 s->limits.prefix_codes, s->limits.device_prefixes,
+				 s->limits.exact_ids);
 		return -EBADMSG;
 	}
 	if (rc < 0)
@@ -545,8 +532,9 @@ int remap_from_snapshot(const struct remap_snapshot *s, struct remap **out, char
 		uint64_t got = 0;
 
 		if (is_prefix && k->bits >= PREFIX_END) {
-			set_error(err, errlen, "prefix %zu: %#" PRIx64 " is wider than %d bits",
-				  index, k->bits, 64 - REMAP_SUFFIX_BITS);
+			if (err)
+				snprintf(err, errlen, "prefix %zu: %#" PRIx64 " is wider than %d bits",
+					 index, k->bits, 64 - REMAP_SUFFIX_BITS);
 			rc = -EBADMSG;
 			break;
 		}
@@ -554,12 +542,13 @@ int remap_from_snapshot(const struct remap_snapshot *s, struct remap **out, char
 		if (rc == -ENOMEM)
 			break;
 		if (rc < 0 || got != want) {
-			set_error(err, errlen,
-				  "%s %zu (dev %#" PRIx64 ", %s %#" PRIx64 ") replays to qid path %#" PRIx64
-				  " instead of %#" PRIx64
-				  ": duplicate, over its limits, or not an entry remap would make",
-				  is_prefix ? "prefix" : "exact entry", index, k->dev,
-				  is_prefix ? "prefix" : "inode", k->bits, rc < 0 ? 0 : got, want);
+			if (err)
+				snprintf(err, errlen,
+					 "%s %zu (dev %#" PRIx64 ", %s %#" PRIx64
+					 ") replays to qid path %#" PRIx64 " instead of %#" PRIx64
+					 ": duplicate, over its limits, or not an entry remap would make",
+					 is_prefix ? "prefix" : "exact entry", index, k->dev,
+					 is_prefix ? "prefix" : "inode", k->bits, rc < 0 ? 0 : got, want);
 			rc = -EBADMSG;
 			break;
 		}

@@ -311,13 +311,7 @@ static void conn_send_batch(struct conn *c)
 	uv_buf_t bufs[WRITE_BATCH];
 	unsigned n = 0;
 	size_t total = 0;
-	struct write_ctx *ctx = malloc(sizeof *ctx);
-	if (!ctx) {
-		conn_close(c);
-		return;
-	}
-	ctx->conn = c;
-	ctx->reqs = c->sendq_head;
+	struct write_ctx local = {.conn = c, .reqs = c->sendq_head};
 	struct req *last = NULL;
 	for (struct req *r = c->sendq_head; r && n < WRITE_BATCH; r = r->qnext) {
 		bufs[n++] = uv_buf_init((char *)r->outbuf, r->outlen);
@@ -329,20 +323,22 @@ static void conn_send_batch(struct conn *c)
 		c->sendq_tail = NULL;
 	c->sendq_len -= n;
 	last->qnext = NULL;
-	ctx->bytes = total;
+	local.bytes = total;
 	c->write_bytes += total;
 
 	int wrote = uv_try_write(c->out, bufs, n);
-	if (wrote == (int)total) {
-		write_done(ctx, 0);
-		free(ctx);
+	if (wrote == (int)total || (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS)) {
+		write_done(&local, wrote < 0 ? wrote : 0);
 		return;
 	}
-	if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) {
-		write_done(ctx, wrote);
-		free(ctx);
+	/* The socket is full: hand the rest to libuv, which keeps the
+	 * buffers (owned by the requests) until write_cb. */
+	struct write_ctx *ctx = malloc(sizeof *ctx);
+	if (!ctx) {
+		write_done(&local, UV_ENOMEM);
 		return;
 	}
+	*ctx = local;
 	unsigned first = 0;
 	size_t skip = wrote > 0 ? (size_t)wrote : 0;
 	while (skip && skip >= bufs[first].len)
@@ -353,9 +349,9 @@ static void conn_send_batch(struct conn *c)
 	c->refs++;
 	int rc = uv_write(&ctx->w, c->out, bufs + first, n - first, write_cb);
 	if (rc) {
-		conn_unref(c);
 		write_done(ctx, rc);
 		free(ctx);
+		conn_unref(c);
 	}
 }
 

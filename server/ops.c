@@ -520,6 +520,8 @@ static void work_lcreate(struct req *r)
 		return;
 	}
 	int flags = fs_open_flags(r->in.u.tlcreate.flags) & ~O_DIRECTORY;
+	if (r->in.u.tlcreate.flags & NP_DOTL_EXCL)
+		flags |= O_EXCL;
 	int fd = openat(dir->pathfd, name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 			r->in.u.tlcreate.mode & 07777);
 	if (fd < 0) {

@@ -72,9 +72,10 @@ class Run:
         self.host_files = []      # (path in export, md5) announced by the guest
         self.log_offset = 0       # server.log size when the first guest booted
 
-    def record(self, name, ok, detail=""):
+    def record(self, name, ok, detail="", at=None):
         self.results.append((name, ok, detail))
-        print(f"{'PASS' if ok else 'FAIL'} {self.sc.name}/{name}  {detail}".rstrip(), flush=True)
+        when = f"[{at:6.1f} s] " if at is not None else ""
+        print(f"{'PASS' if ok else 'FAIL'} {when}{self.sc.name}/{name}  {detail}".rstrip(), flush=True)
 
     def server_log_since_boot(self):
         with open(self.server_log, "rb") as f:
@@ -250,7 +251,7 @@ def boot(run, phase, index):
                 kind, rest = m.group(1), m.group(2).strip()
                 if kind == "CHECK":
                     parts = rest.split(" ", 2) + ["", ""]
-                    run.record(prefix + parts[0], parts[1] == "PASS", parts[2])
+                    run.record(prefix + parts[0], parts[1] == "PASS", parts[2], time.monotonic() - start)
                     checks += 1
                 elif kind == "MARK" and rest == "booted":
                     print(f"boot: {time.monotonic() - start:.1f} s to /init", flush=True)

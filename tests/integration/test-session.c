@@ -368,7 +368,8 @@ Test(daemon, stale_socket_file_is_replaced)
 	/* A socket nobody listens on any more, as a crashed daemon leaves. */
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	cr_assert_lt(strlen(sock), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	close(fd);
 	const char *argv[] = {"-l", addr, "-e", dirs[0], NULL};

@@ -1381,7 +1381,7 @@ Test(encode, str_c_of_null_is_the_empty_string)
 
 /* ---- Rread zero copy -------------------------------------------------- */
 
-Test(zerocopy, rread_data_already_in_place_is_not_copied)
+Test(zerocopy, rread_data_already_in_place_is_never_written)
 {
 	/* Put the payload on a read-only page directly behind the 11-byte header,
 	 * which sits at the end of a writable page: any store into the data
@@ -1410,7 +1410,7 @@ Test(zerocopy, rread_data_already_in_place_is_not_copied)
 	munmap(map, (size_t)page * 2);
 }
 
-Test(zerocopy, rreaddir_data_already_in_place_is_not_copied)
+Test(zerocopy, rreaddir_data_already_in_place_gets_a_header_around_it)
 {
 	uint8_t buf[128];
 	memcpy(buf + NP_IOHDRSZ, g_dirents, sizeof(g_dirents));

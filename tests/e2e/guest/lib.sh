@@ -13,7 +13,7 @@ RESULTS=/dev/ttyS1
 
 say() {
 	echo "$*" >"$RESULTS"
-	echo "$*"
+	echo "$*" >/dev/console
 }
 
 # check NAME COMMAND...: runs COMMAND, a function that returns non-zero on
@@ -86,8 +86,10 @@ e2e_mount() {
 		dev=$(port_dev "$port") || return 1
 		mkfifo "/tmp/$port.in" "/tmp/$port.out"
 		eval "exec 5<>$dev"
-		cat <&5 >"/tmp/$port.in" &
-		cat "/tmp/$port.out" >&5 &
+		# Their stderr must not be the pipe of check's $(...), which would
+		# then wait for them to exit.
+		cat <&5 >"/tmp/$port.in" 2>/dev/null &
+		cat "/tmp/$port.out" >&5 2>/dev/null &
 		exec 5>&-
 		mount -t 9p -o "trans=fd,rfdno=3,wfdno=4,$opts" "$port" "$dir" \
 			3<>"/tmp/$port.in" 4<>"/tmp/$port.out"

@@ -234,6 +234,16 @@ int main(int argc, char **argv)
 		/* The relay must hold no reference to the kernel's end, or it
 		 * would never see end-of-file after the unmount. */
 		close(sv[0]);
+		/* Nor may it keep the caller's output open: a caller reading it
+		 * to end-of-file, like a shell's $(...), would wait forever. */
+		int null = open("/dev/null", O_RDWR);
+		if (null != -1) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
 		setsid();
 		signal(SIGHUP, SIG_IGN);
 		relay(port, sv[1]);

@@ -16,5 +16,6 @@ check xattr t_xattr
 check lock-fcntl-same-mount t_lock_same_mount
 check flock-same-mount t_flock_same_mount
 check lock-fcntl-two-mounts t_lock_two_mounts
+check lock-getlk-two-mounts t_getlk_two_mounts
 check confinement-symlinks t_confinement
 unmount_all

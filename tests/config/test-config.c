@@ -1,0 +1,1585 @@
+/* Tests of config/: the command line, the -e grammar, the INI file, the
+ * libvirt XML import, the merge order, validation, printing and -n.
+ *
+ * Every error message config/ can print has a test that provokes it and
+ * compares the whole line, so a message that loses its file, line, key or
+ * list of accepted values fails here.  Config texts are written to a
+ * fresh temporary directory per test; fixtures that stand for real files
+ * (the seed patch's domain, a complete config) live in tests/config/data.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+#if !defined(TEST_DATA) || !defined(EXAMPLE_CONF)
+#error "TEST_DATA must name tests/config/data, EXAMPLE_CONF docs/ninepd.conf.example"
+#endif
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* A FILE * that collects what is written to it. */
+struct capture {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static void capture_open(struct capture *c)
+{
+	c->buf = NULL;
+	c->len = 0;
+	c->f = open_memstream(&c->buf, &c->len);
+	cr_assert_not_null(c->f);
+}
+
+/* The text so far; stays valid until the next write or capture_close. */
+static const char *captured(struct capture *c)
+{
+	fflush(c->f);
+	return c->buf ? c->buf : "";
+}
+
+static void capture_close(struct capture *c)
+{
+	fclose(c->f);
+	free(c->buf);
+}
+
+static char tmpdir[PATH_MAX];
+static struct capture out, err;
+static struct ninepd_config cfg;
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/ninepd-config-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	capture_open(&out);
+	capture_open(&err);
+	config_init(&cfg);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	config_free(&cfg);
+	capture_close(&out);
+	capture_close(&err);
+	nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* tmpdir/name, in a static buffer per call site. */
+static const char *tmp_path(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", tmpdir, name);
+
+	cr_assert(n > 0 && (size_t)n < len, "path too long");
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void make_dir(const char *path)
+{
+	cr_assert_eq(mkdir(path, 0755), 0, "mkdir %s: %s", path, strerror(errno));
+}
+
+static char conf_path[PATH_MAX];
+
+/* Write text as tmpdir/ninepd.conf and parse it into cfg. */
+static int parse_conf(const char *text)
+{
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, text);
+	return config_parse_file(&cfg, conf_path, err.f);
+}
+
+/* Assert that err holds exactly one line: "CONF:LINE: MESSAGE". */
+static void expect_conf_error(int line, const char *message)
+{
+	char *want;
+
+	cr_assert_neq(asprintf(&want, "%s:%d: %s\n", conf_path, line, message), -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+/* Parse text, expect -EINVAL and exactly one error line. */
+static void conf_fails(const char *text, int line, const char *message)
+{
+	cr_expect_eq(parse_conf(text), -EINVAL);
+	expect_conf_error(line, message);
+}
+
+/* Run the command line parser on a NULL-terminated list of arguments. */
+static int cmdline(const char *first, ...)
+{
+	char *argv[32] = {"ninepd", (char *)first};
+	int argc = first ? 2 : 1;
+	va_list ap;
+
+	va_start(ap, first);
+	while (first && argc < 31 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	return config_parse_cmdline(&cfg, argc, argv, out.f, err.f);
+}
+
+/* config_load_with_default() on a NULL-terminated list of arguments. */
+static int load(const char *default_file, const char *first, ...)
+{
+	char *argv[32] = {"ninepd", (char *)first};
+	int argc = first ? 2 : 1;
+	va_list ap;
+
+	va_start(ap, first);
+	while (first && argc < 31 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	config_free(&cfg);
+	return config_load_with_default(&cfg, argc, argv, default_file, out.f, err.f);
+}
+
+static const char usage_hint[] = "Try 'ninepd --help' for more information.\n";
+
+static void expect_usage_error(const char *message)
+{
+	char *want;
+
+	cr_assert_neq(asprintf(&want, "ninepd: %s\n%s", message, usage_hint), -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+/* ---- the command line ------------------------------------------------- */
+
+Test(config, cmdline_without_arguments_keeps_the_defaults)
+{
+	cr_assert_eq(cmdline(NULL), 0);
+	cr_expect_eq(cfg.nlisten, 0);
+	cr_expect_eq(cfg.nexports, 0);
+	cr_expect_eq(cfg.max_msize, CONFIG_DEFAULT_MSIZE);
+	cr_expect_eq(cfg.threads, 0);
+	cr_expect_eq(cfg.log_level, CONFIG_DEFAULT_LOG_LEVEL);
+	cr_expect_eq(cfg.max_conns, CONFIG_DEFAULT_MAX_CONNS);
+	cr_expect_eq(cfg.max_fids, CONFIG_DEFAULT_MAX_FIDS);
+	cr_expect_not(cfg.trace);
+	cr_expect_not(cfg.check_only);
+	cr_expect_null(cfg.config_file);
+	cr_expect_null(cfg.libvirt_xml);
+	cr_expect_str_empty(captured(&err));
+}
+
+Test(config, cmdline_fills_every_field_from_long_options)
+{
+	cr_assert_eq(cmdline("--listen", "unix:/run/a.sock", "--listen", "tcp:0.0.0.0:564",
+			     "--export", "/srv/a,name=a,multidevs=remap", "--config", "/x.conf",
+			     "--libvirt-xml", "/dom.xml", "--check-config", "--verbose", "--trace",
+			     "--msize", "65536", "--threads", "8", NULL),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nlisten, 2);
+	cr_expect_str_eq(cfg.listen[0], "unix:/run/a.sock");
+	cr_expect_str_eq(cfg.listen[1], "tcp:0.0.0.0:564");
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].name, "a");
+	cr_expect_str_eq(cfg.exports[0].path, "/srv/a");
+	cr_expect_eq(cfg.exports[0].multidevs, MULTIDEVS_REMAP);
+	cr_expect_null(cfg.exports[0].origin.file);
+	cr_expect_str_eq(cfg.config_file, "/x.conf");
+	cr_expect_str_eq(cfg.libvirt_xml, "/dom.xml");
+	cr_expect(cfg.check_only);
+	cr_expect(cfg.trace);
+	cr_expect_eq(cfg.log_level, LOG_LEVEL_DEBUG);
+	cr_expect_eq(cfg.max_msize, 65536);
+	cr_expect_eq(cfg.threads, 8);
+}
+
+Test(config, cmdline_short_options_match_the_long_ones)
+{
+	cr_assert_eq(cmdline("-l", "stdio", "-e", "/srv/b", "-c", "/y.conf", "-n", NULL), 0);
+	cr_assert_eq(cfg.nlisten, 1);
+	cr_expect_str_eq(cfg.listen[0], "stdio");
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].path, "/srv/b");
+	cr_expect_str_eq(cfg.config_file, "/y.conf");
+	cr_expect(cfg.check_only);
+}
+
+Test(config, cmdline_each_v_raises_the_log_level_up_to_debug)
+{
+	cr_assert_eq(cmdline("-v", NULL), 0);
+	cr_expect_eq(cfg.log_level, CONFIG_DEFAULT_LOG_LEVEL + 1);
+	config_free(&cfg);
+	cr_assert_eq(cmdline("-vvvvv", NULL), 0);
+	cr_expect_eq(cfg.log_level, LOG_LEVEL_DEBUG);
+	cr_expect_eq(cfg.verbose, 5);
+}
+
+Test(config, cmdline_help_prints_usage_and_asks_to_exit_0)
+{
+	cr_assert_eq(cmdline("--help", NULL), 1);
+	cr_expect(strstr(captured(&out), "usage: ninepd [-l ADDR]... [-e SPEC]..."));
+	cr_expect(strstr(captured(&out), "--libvirt-xml FILE"));
+	cr_expect_str_empty(captured(&err));
+	config_free(&cfg);
+	cr_expect_eq(cmdline("-h", NULL), 1);
+}
+
+Test(config, cmdline_version_prints_the_version_and_asks_to_exit_0)
+{
+	cr_assert_eq(cmdline("--version", NULL), 1);
+	cr_expect_str_eq(captured(&out), "ninepd " NINEPD_VERSION "\n");
+}
+
+Test(config, cmdline_refuses_an_unknown_short_option)
+{
+	cr_assert_eq(cmdline("-x", NULL), -1);
+	expect_usage_error("unknown option '-x'");
+}
+
+Test(config, cmdline_refuses_an_unknown_long_option)
+{
+	cr_assert_eq(cmdline("--frobnicate", NULL), -1);
+	expect_usage_error("unknown option '--frobnicate'");
+}
+
+Test(config, cmdline_refuses_an_argument_to_a_flag)
+{
+	cr_assert_eq(cmdline("--help=yes", NULL), -1);
+	expect_usage_error("option '--help' takes no argument");
+}
+
+Test(config, cmdline_refuses_an_unknown_short_option_among_others)
+{
+	cr_assert_eq(cmdline("--trace", "-vqn", NULL), -1);
+	expect_usage_error("unknown option '-q'");
+}
+
+Test(config, cmdline_refuses_an_option_without_its_argument)
+{
+	cr_assert_eq(cmdline("-e", NULL), -1);
+	expect_usage_error("option '-e' needs an argument");
+}
+
+Test(config, cmdline_refuses_a_long_option_without_its_argument)
+{
+	cr_assert_eq(cmdline("--threads", NULL), -1);
+	expect_usage_error("option '--threads' needs an argument");
+}
+
+Test(config, cmdline_refuses_a_positional_argument)
+{
+	cr_assert_eq(cmdline("/srv/data", NULL), -1);
+	expect_usage_error("unexpected argument '/srv/data'");
+}
+
+Test(config, cmdline_refuses_two_config_files)
+{
+	cr_assert_eq(cmdline("-c", "/a", "-c", "/b", NULL), -1);
+	expect_usage_error("-c given more than once");
+}
+
+Test(config, cmdline_refuses_two_libvirt_xml_files)
+{
+	cr_assert_eq(cmdline("--libvirt-xml", "/a", "--libvirt-xml", "/b", NULL), -1);
+	expect_usage_error("--libvirt-xml given more than once");
+}
+
+Test(config, cmdline_refuses_an_msize_that_is_not_a_number)
+{
+	cr_assert_eq(cmdline("--msize", "8k", NULL), -1);
+	expect_usage_error("--msize: '8k' is not a number (accepted: 4096..16777216)");
+}
+
+Test(config, cmdline_refuses_an_msize_out_of_range)
+{
+	cr_assert_eq(cmdline("--msize", "16777217", NULL), -1);
+	expect_usage_error("--msize: 16777217 out of range (accepted: 4096..16777216)");
+}
+
+Test(config, cmdline_refuses_zero_threads)
+{
+	cr_assert_eq(cmdline("--threads", "0", NULL), -1);
+	expect_usage_error("--threads: 0 out of range (accepted: 1..256)");
+}
+
+Test(config, cmdline_refuses_a_bad_export_spec_naming_the_spec)
+{
+	cr_assert_eq(cmdline("-e", "/srv,multidevs=foo", NULL), -1);
+	expect_usage_error("-e '/srv,multidevs=foo': multidevs: unknown value 'foo' "
+			   "(accepted: remap, forbid, warn, default)");
+}
+
+/* ---- -e SPEC ---------------------------------------------------------- */
+
+static struct export_conf spec;
+static char spec_err[256];
+
+static int parse_spec(const char *s)
+{
+	spec_err[0] = '\0';
+	return config_parse_export_spec(s, &spec, spec_err, sizeof(spec_err));
+}
+
+static void spec_fails(const char *s, const char *message)
+{
+	cr_expect_eq(parse_spec(s), -1);
+	cr_expect_str_eq(spec_err, message);
+	cr_expect_null(spec.path, "a failed parse leaves the export empty");
+}
+
+Test(config, spec_with_only_a_path_takes_the_path_as_name_and_the_defaults)
+{
+	cr_assert_eq(parse_spec("/srv/data"), 0, "%s", spec_err);
+	cr_expect_str_eq(spec.path, "/srv/data");
+	cr_expect_str_eq(spec.name, "/srv/data");
+	cr_expect_eq(spec.multidevs, MULTIDEVS_DEFAULT);
+	cr_expect_eq(spec.security_model, SECMODEL_PASSTHROUGH);
+	cr_expect_not(spec.readonly);
+	cr_expect_eq(spec.squash_uid, -1);
+	cr_expect_eq(spec.squash_gid, -1);
+	cr_expect_null(spec.remap_state);
+	export_conf_free(&spec);
+}
+
+Test(config, spec_sets_every_option)
+{
+	cr_assert_eq(parse_spec("/srv/data,name=tag,multidevs=forbid,readonly,security_model="
+				"mapped-xattr,squash_uid=1000,squash_gid=0,remap_state=/var/x"),
+		     0, "%s", spec_err);
+	cr_expect_str_eq(spec.name, "tag");
+	cr_expect_eq(spec.multidevs, MULTIDEVS_FORBID);
+	cr_expect(spec.readonly);
+	cr_expect_eq(spec.security_model, SECMODEL_MAPPED_XATTR);
+	cr_expect_eq(spec.squash_uid, 1000);
+	cr_expect_eq(spec.squash_gid, 0);
+	cr_expect_str_eq(spec.remap_state, "/var/x");
+	export_conf_free(&spec);
+}
+
+Test(config, spec_readonly_takes_an_optional_boolean)
+{
+	cr_assert_eq(parse_spec("/srv,readonly=no"), 0, "%s", spec_err);
+	cr_expect_not(spec.readonly);
+	export_conf_free(&spec);
+	cr_assert_eq(parse_spec("/srv,readonly=on"), 0, "%s", spec_err);
+	cr_expect(spec.readonly);
+	export_conf_free(&spec);
+}
+
+Test(config, spec_double_comma_is_a_literal_comma)
+{
+	cr_assert_eq(parse_spec("/srv/a,,b,name=x,,y"), 0, "%s", spec_err);
+	cr_expect_str_eq(spec.path, "/srv/a,b");
+	cr_expect_str_eq(spec.name, "x,y");
+	export_conf_free(&spec);
+}
+
+Test(config, spec_refuses_an_empty_path)
+{
+	spec_fails(",name=x", "path: empty value (accepted: a directory)");
+}
+
+Test(config, spec_refuses_an_unknown_option)
+{
+	spec_fails("/srv,colour=red", "unknown option 'colour' (accepted: name, multidevs, "
+				      "security_model, readonly, squash_uid, squash_gid, "
+				      "remap_state)");
+}
+
+Test(config, spec_refuses_path_as_an_option)
+{
+	spec_fails("/srv,path=/other", "unknown option 'path' (accepted: name, multidevs, "
+				       "security_model, readonly, squash_uid, squash_gid, "
+				       "remap_state)");
+}
+
+Test(config, spec_refuses_an_option_given_twice)
+{
+	spec_fails("/srv,multidevs=remap,multidevs=warn", "multidevs: given twice");
+}
+
+Test(config, spec_refuses_a_name_given_twice)
+{
+	spec_fails("/srv,name=a,name=b", "name: given twice");
+}
+
+Test(config, spec_refuses_an_empty_name)
+{
+	spec_fails("/srv,name=", "name: empty value (accepted: a name)");
+}
+
+Test(config, spec_refuses_an_option_without_value)
+{
+	spec_fails("/srv,multidevs", "multidevs: missing value (write multidevs=VALUE)");
+}
+
+Test(config, spec_refuses_an_unknown_multidevs_policy)
+{
+	spec_fails("/srv,multidevs=remapp",
+		   "multidevs: unknown value 'remapp' (accepted: remap, forbid, warn, default)");
+}
+
+Test(config, spec_refuses_an_unknown_security_model)
+{
+	spec_fails("/srv,security_model=root", "security_model: unknown value 'root' "
+					       "(accepted: passthrough, mapped-xattr, none)");
+}
+
+Test(config, spec_refuses_a_readonly_that_is_not_a_boolean)
+{
+	spec_fails("/srv,readonly=maybe", "readonly: unknown value 'maybe' (accepted: yes, no, "
+					  "true, false, on, off, 1, 0)");
+}
+
+Test(config, spec_refuses_a_squash_uid_that_is_not_a_number)
+{
+	spec_fails("/srv,squash_uid=nobody",
+		   "squash_uid: 'nobody' is not a number (accepted: 0..4294967294)");
+}
+
+Test(config, spec_refuses_squash_gid_minus_one)
+{
+	spec_fails("/srv,squash_gid=4294967295",
+		   "squash_gid: 4294967295 out of range (accepted: 0..4294967294)");
+}
+
+Test(config, spec_refuses_an_empty_remap_state)
+{
+	spec_fails("/srv,remap_state=", "remap_state: empty value (accepted: a file name)");
+}
+
+Test(config, security_model_accepts_the_libvirt_spellings)
+{
+	cr_expect_eq(security_model_parse("passthrough"), SECMODEL_PASSTHROUGH);
+	cr_expect_eq(security_model_parse("mapped-xattr"), SECMODEL_MAPPED_XATTR);
+	cr_expect_eq(security_model_parse("mapped"), SECMODEL_MAPPED_XATTR);
+	cr_expect_eq(security_model_parse("none"), SECMODEL_NONE);
+	cr_expect_eq(security_model_parse("squash"), SECMODEL_NONE);
+	cr_expect_eq(security_model_parse("Mapped"), -1);
+	for (int m = SECMODEL_PASSTHROUGH; m <= SECMODEL_NONE; m++)
+		cr_expect_eq(security_model_parse(security_model_name((enum security_model)m)), m);
+}
+
+Test(config, log_level_names_round_trip)
+{
+	for (int l = LOG_LEVEL_ERROR; l <= LOG_LEVEL_DEBUG; l++)
+		cr_expect_eq(log_level_parse(log_level_name((enum log_level)l)), l);
+	cr_expect_eq(log_level_parse("verbose"), -1);
+	cr_expect_null(log_level_name((enum log_level)7));
+}
+
+/* ---- the config file -------------------------------------------------- */
+
+Test(config, file_server_keys_fill_the_struct_and_remember_their_lines)
+{
+	cr_assert_eq(parse_conf("[server]\n"
+				"listen = unix:/run/a.sock\n"
+				"listen = tcp:[::1]:564 , stdio\n"
+				"max_msize = 8192\n"
+				"threads = 3\n"
+				"log_level = error\n"
+				"max_connections = 2\n"
+				"max_fids = 16\n"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nlisten, 3);
+	cr_expect_str_eq(cfg.listen[0], "unix:/run/a.sock");
+	cr_expect_str_eq(cfg.listen[1], "tcp:[::1]:564");
+	cr_expect_str_eq(cfg.listen[2], "stdio");
+	cr_expect_eq(cfg.listen_origin[0].line, 2);
+	cr_expect_eq(cfg.listen_origin[2].line, 3);
+	cr_expect_str_eq(cfg.listen_origin[2].file, conf_path);
+	cr_expect_eq(cfg.max_msize, 8192);
+	cr_expect_eq(cfg.threads, 3);
+	cr_expect_eq(cfg.log_level, LOG_LEVEL_ERROR);
+	cr_expect_eq(cfg.max_conns, 2);
+	cr_expect_eq(cfg.max_fids, 16);
+	cr_expect_eq(cfg.origin[SERVER_KEY_THREADS].line, 5);
+	cr_expect_eq(cfg.origin[SERVER_KEY_MAX_FIDS].line, 8);
+}
+
+Test(config, file_export_section_fills_an_export_with_key_lines)
+{
+	cr_assert_eq(parse_conf("# exports\n"
+				"[export data]\n"
+				"path = /srv/data\n"
+				"multidevs = warn\n"
+				"security_model = squash\n"
+				"readonly = true\n"
+				"squash_uid = 65534\n"
+				"squash_gid = 65533\n"
+				"remap_state = /var/lib/ninepd/data\n"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	struct export_conf *e = &cfg.exports[0];
+	cr_expect_str_eq(e->name, "data");
+	cr_expect_str_eq(e->path, "/srv/data");
+	cr_expect_eq(e->multidevs, MULTIDEVS_WARN);
+	cr_expect_eq(e->security_model, SECMODEL_NONE);
+	cr_expect(e->readonly);
+	cr_expect_eq(e->squash_uid, 65534);
+	cr_expect_eq(e->squash_gid, 65533);
+	cr_expect_str_eq(e->remap_state, "/var/lib/ninepd/data");
+	cr_expect_str_eq(e->origin.file, conf_path);
+	cr_expect_eq(e->origin.line, 2);
+	cr_expect_eq(e->key_line[EXPORT_KEY_PATH], 3);
+	cr_expect_eq(e->key_line[EXPORT_KEY_REMAP_STATE], 9);
+}
+
+Test(config, file_export_name_may_hold_spaces_and_exceed_inih_section_limit)
+{
+	static const char name[] = "a rather long export name that inih would cut at fifty bytes";
+
+	cr_assert_eq(parse_conf("[export a rather long export name that inih would cut at fifty "
+				"bytes]\npath = /srv\n"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].name, name);
+}
+
+Test(config, file_indented_keys_are_keys_not_continuation_lines)
+{
+	cr_assert_eq(parse_conf("[export x]\n"
+				"    path = /srv/x\n"
+				"    multidevs = remap\n"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].path, "/srv/x");
+	cr_expect_eq(cfg.exports[0].multidevs, MULTIDEVS_REMAP);
+}
+
+Test(config, file_comments_blank_lines_and_inline_comments_are_ignored)
+{
+	cr_assert_eq(parse_conf("; a comment\n"
+				"\n"
+				"# another\n"
+				"[server] ; the server\n"
+				"threads = 2 ; two\n"),
+		     0, "%s", captured(&err));
+	cr_expect_eq(cfg.threads, 2);
+}
+
+Test(config, file_key_before_any_section_is_an_error)
+{
+	conf_fails("threads = 2\n", 1,
+		   "key 'threads' outside a section (accepted: [server], [export NAME])");
+}
+
+Test(config, file_unknown_section_is_an_error)
+{
+	conf_fails("[servers]\nthreads = 2\n", 1,
+		   "unknown section [servers] (accepted: [server], [export NAME])");
+}
+
+Test(config, file_export_section_without_a_name_is_an_error)
+{
+	conf_fails("[export]\npath = /srv\n", 1,
+		   "[export]: missing export name (accepted: [export NAME])");
+}
+
+Test(config, file_section_header_without_bracket_is_an_error)
+{
+	conf_fails("[server\n", 1,
+		   "malformed section header '[server' (accepted: [server], [export NAME])");
+}
+
+Test(config, file_text_after_a_section_header_is_an_error)
+{
+	conf_fails("[server] extra\n", 1,
+		   "unexpected text after '[server]' (accepted: a comment)");
+}
+
+Test(config, file_line_without_equals_sign_is_an_error)
+{
+	conf_fails("[server]\nthreads 4\n", 2,
+		   "expected 'key = value', '[server]' or '[export NAME]', got 'threads 4'");
+}
+
+Test(config, file_line_longer_than_inih_buffer_is_an_error)
+{
+	char text[400], *p = text;
+
+	p += sprintf(p, "[export x]\npath = /\nremap_state = /");
+	memset(p, 'a', 250);
+	strcpy(p + 250, "\n");
+	conf_fails(text, 3, "line too long (accepted: at most 199 bytes)");
+}
+
+Test(config, file_unknown_server_key_is_an_error)
+{
+	conf_fails("[server]\nmsize = 8192\n", 2,
+		   "[server] unknown key 'msize' (accepted: listen, max_msize, threads, log_level, "
+		   "max_connections, max_fids)");
+}
+
+Test(config, file_server_number_that_is_not_a_number_is_an_error)
+{
+	conf_fails("[server]\nmax_fids = lots\n", 2,
+		   "[server] max_fids: 'lots' is not a number (accepted: 16..4294967295)");
+}
+
+Test(config, file_server_number_out_of_range_is_an_error)
+{
+	conf_fails("[server]\n\nmax_msize = 4095\n", 3,
+		   "[server] max_msize: 4095 out of range (accepted: 4096..16777216)");
+}
+
+Test(config, file_server_number_too_large_for_its_field_is_an_error)
+{
+	conf_fails("[server]\nmax_connections = 4294967296\n", 2,
+		   "[server] max_connections: 4294967296 out of range (accepted: 1..4294967295)");
+}
+
+Test(config, file_server_key_set_twice_is_an_error)
+{
+	conf_fails("[server]\nthreads = 2\n[server]\nthreads = 3\n", 4,
+		   "[server] threads: already set at line 2 (accepted: one value)");
+}
+
+Test(config, file_unknown_log_level_is_an_error)
+{
+	conf_fails("[server]\nlog_level = trace\n", 2,
+		   "[server] log_level: unknown value 'trace' (accepted: error, warn, info, "
+		   "debug)");
+}
+
+Test(config, file_empty_listen_address_is_an_error)
+{
+	conf_fails("[server]\nlisten = stdio,\n", 2,
+		   "[server] listen: empty address (accepted: unix:PATH, tcp:HOST:PORT, stdio, "
+		   "separated by commas)");
+}
+
+Test(config, file_unknown_export_key_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\nread_only = yes\n", 3,
+		   "[export data] unknown key 'read_only' (accepted: path, multidevs, "
+		   "security_model, readonly, squash_uid, squash_gid, remap_state)");
+}
+
+Test(config, file_export_key_set_twice_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\npath = /srv2\n", 3,
+		   "[export data] path: already set at line 2 (accepted: one value)");
+}
+
+Test(config, file_unknown_multidevs_is_an_error)
+{
+	conf_fails("[server]\n"
+		   "threads = 2\n"
+		   "\n"
+		   "[export data]\n"
+		   "path = /srv\n"
+		   "\n"
+		   "multidevs = foo\n",
+		   7,
+		   "[export data] multidevs: unknown value 'foo' (accepted: remap, forbid, warn, "
+		   "default)");
+}
+
+Test(config, file_unknown_security_model_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\nsecurity_model = mapped-file\n", 3,
+		   "[export data] security_model: unknown value 'mapped-file' (accepted: "
+		   "passthrough, mapped-xattr, none)");
+}
+
+Test(config, file_readonly_that_is_not_a_boolean_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\nreadonly = ro\n", 3,
+		   "[export data] readonly: unknown value 'ro' (accepted: yes, no, true, false, "
+		   "on, off, 1, 0)");
+}
+
+Test(config, file_negative_squash_uid_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\nsquash_uid = -1\n", 3,
+		   "[export data] squash_uid: '-1' is not a number (accepted: 0..4294967294)");
+}
+
+Test(config, file_empty_path_is_an_error)
+{
+	conf_fails("[export data]\npath =\n", 2,
+		   "[export data] path: empty value (accepted: a directory)");
+}
+
+Test(config, file_export_without_path_is_an_error_at_its_header_line)
+{
+	conf_fails("[export data]\nmultidevs = remap\n\n[server]\nthreads = 1\n", 1,
+		   "[export data]: missing path (accepted: path = DIRECTORY)");
+	cr_expect_eq(cfg.nexports, 0);
+	cr_expect_eq(cfg.threads, 1, "the rest of the file is still read");
+}
+
+Test(config, file_keys_of_a_refused_section_are_not_reported_again)
+{
+	conf_fails("[exports]\npath = /srv\nmultidevs = nonsense\n", 1,
+		   "unknown section [exports] (accepted: [server], [export NAME])");
+}
+
+Test(config, file_reports_every_error_not_only_the_first)
+{
+	cr_expect_eq(parse_conf("[server]\n"
+				"threads = many\n"
+				"log_level = chatty\n"
+				"[export a]\n"
+				"path = /srv\n"
+				"multidevs = all\n"),
+		     -EINVAL);
+	const char *e = captured(&err);
+	cr_expect(strstr(e, ":2: [server] threads:"), "%s", e);
+	cr_expect(strstr(e, ":3: [server] log_level:"), "%s", e);
+	cr_expect(strstr(e, ":6: [export a] multidevs:"), "%s", e);
+}
+
+Test(config, file_that_does_not_exist_is_reported_with_errno)
+{
+	char path[PATH_MAX];
+
+	tmp_path(path, sizeof(path), "absent.conf");
+	cr_expect_eq(config_parse_file(&cfg, path, err.f), -ENOENT);
+	char *want;
+	cr_assert_neq(asprintf(&want, "%s: No such file or directory\n", path), -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+/* ---- libvirt domain XML ----------------------------------------------- */
+
+Test(config, xml_seed_domain_gives_three_exports_remap_forbid_warn)
+{
+	const char *path = TEST_DATA "/seed-domain.xml";
+	static const char *const names[] = {"fs0", "fs1", "fs2"};
+	static const char *const paths[] = {"/export/fs0", "/export/fs1", "/export/fs2"};
+	static const enum multidevs_policy policies[] = {MULTIDEVS_REMAP, MULTIDEVS_FORBID,
+							 MULTIDEVS_WARN};
+	static const int lines[] = {24, 29, 34};
+
+	cr_assert_eq(config_parse_libvirt_xml(&cfg, path, err.f), 0, "%s", captured(&err));
+	cr_expect_str_empty(captured(&err));
+	cr_assert_eq(cfg.nexports, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct export_conf *e = &cfg.exports[i];
+
+		cr_expect_str_eq(e->name, names[i]);
+		cr_expect_str_eq(e->path, paths[i]);
+		cr_expect_eq(e->multidevs, policies[i]);
+		cr_expect_eq(e->security_model, SECMODEL_MAPPED_XATTR, "accessmode='mapped'");
+		cr_expect_not(e->readonly);
+		cr_expect_str_eq(e->origin.file, path);
+		cr_expect_eq(e->origin.line, lines[i]);
+		cr_expect_eq(e->key_line[EXPORT_KEY_PATH], lines[i] + 1);
+	}
+}
+
+Test(config, xml_malformed_reports_the_parser_message_and_line)
+{
+	const char *path = TEST_DATA "/malformed.xml";
+
+	cr_expect_eq(config_parse_libvirt_xml(&cfg, path, err.f), -EINVAL);
+	cr_expect_str_eq(captured(&err), TEST_DATA "/malformed.xml:6: malformed XML: Opening and "
+						   "ending tag mismatch: filesystem line 3 and "
+						   "filesystme\n");
+	cr_expect_eq(cfg.nexports, 0);
+}
+
+Test(config, xml_empty_file_is_malformed)
+{
+	char path[PATH_MAX];
+
+	write_file(tmp_path(path, sizeof(path), "empty.xml"), "");
+	cr_expect_eq(config_parse_libvirt_xml(&cfg, path, err.f), -EINVAL);
+	char *want;
+	cr_assert_neq(asprintf(&want, "%s:1: malformed XML: Document is empty\n", path), -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+/* Write an XML text to tmpdir/domain.xml, import it, return the result. */
+static char xml_path[PATH_MAX];
+
+static int parse_xml(const char *text)
+{
+	tmp_path(xml_path, sizeof(xml_path), "domain.xml");
+	write_file(xml_path, text);
+	return config_parse_libvirt_xml(&cfg, xml_path, err.f);
+}
+
+static void expect_xml_output(int line, const char *message)
+{
+	char *want;
+
+	cr_assert_neq(asprintf(&want, "%s:%d: %s\n", xml_path, line, message), -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+Test(config, xml_unknown_multidevs_is_refused_like_libvirt)
+{
+	cr_expect_eq(parse_xml("<domain>\n<devices>\n"
+			       "<filesystem type='mount' multidevs='x'>\n"
+			       "<source dir='/srv'/><target dir='t'/></filesystem>\n"
+			       "</devices>\n</domain>\n"),
+		     -EINVAL);
+	expect_xml_output(3, "unknown multidevs 'x' (accepted: default, remap, forbid, warn)");
+	cr_expect_eq(cfg.nexports, 0);
+}
+
+Test(config, xml_unknown_accessmode_is_refused_like_libvirt)
+{
+	cr_expect_eq(parse_xml("<domain><devices>\n\n"
+			       "<filesystem accessmode='x'>\n"
+			       "<source dir='/srv'/><target dir='t'/></filesystem>\n"
+			       "</devices></domain>\n"),
+		     -EINVAL);
+	expect_xml_output(3, "unknown accessmode 'x' (accepted: default, passthrough, mapped, "
+			     "squash)");
+}
+
+Test(config, xml_filesystem_without_source_dir_is_an_error)
+{
+	cr_expect_eq(parse_xml("<domain><devices>\n"
+			       "<filesystem type='mount'>\n"
+			       "<source name='pool'/>\n"
+			       "<target dir='t'/></filesystem>\n"
+			       "</devices></domain>\n"),
+		     -EINVAL);
+	expect_xml_output(3, "missing source dir in <filesystem type='mount'> (accepted: "
+			     "<source dir='/path'/>)");
+}
+
+Test(config, xml_filesystem_without_target_is_an_error)
+{
+	cr_expect_eq(parse_xml("<domain><devices>\n"
+			       "<filesystem type='mount'>\n"
+			       "<source dir='/srv'/>\n"
+			       "</filesystem>\n"
+			       "</devices></domain>\n"),
+		     -EINVAL);
+	expect_xml_output(2, "missing target dir in <filesystem type='mount'> (accepted: "
+			     "<target dir='mount_tag'/>)");
+}
+
+Test(config, xml_root_other_than_domain_is_an_error)
+{
+	cr_expect_eq(parse_xml("<?xml version='1.0'?>\n<network/>\n"), -EINVAL);
+	expect_xml_output(2, "root element is <network> (accepted: a libvirt <domain>)");
+}
+
+Test(config, xml_skips_block_and_virtiofs_filesystems_with_a_note)
+{
+	const char *path = TEST_DATA "/mixed-domain.xml";
+
+	cr_assert_eq(config_parse_libvirt_xml(&cfg, path, err.f), 0, "%s", captured(&err));
+	cr_expect_str_eq(captured(&err),
+			 TEST_DATA "/mixed-domain.xml:4: note: skipping <filesystem type='block'>: "
+				   "only type='mount' is a 9p share\n" TEST_DATA
+				   "/mixed-domain.xml:8: note: skipping <filesystem> with <driver "
+				   "type='virtiofs'/>: virtiofs is not 9p\n");
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].name, "ro");
+}
+
+Test(config, xml_filesystem_without_type_is_mount_and_maps_squash_and_readonly)
+{
+	cr_assert_eq(config_parse_libvirt_xml(&cfg, TEST_DATA "/mixed-domain.xml", err.f), 0);
+	cr_assert_eq(cfg.nexports, 1);
+	const struct export_conf *e = &cfg.exports[0];
+	cr_expect_str_eq(e->path, "/srv/ro");
+	cr_expect_eq(e->security_model, SECMODEL_NONE, "accessmode='squash'");
+	cr_expect_eq(e->multidevs, MULTIDEVS_DEFAULT, "no multidevs attribute");
+	cr_expect(e->readonly, "<readonly/>");
+	cr_expect_eq(e->key_line[EXPORT_KEY_READONLY], 16);
+}
+
+Test(config, xml_without_accessmode_is_passthrough)
+{
+	cr_assert_eq(parse_xml("<domain><devices><filesystem><source dir='/a'/><target dir='a'/>"
+			       "</filesystem></devices></domain>"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_eq(cfg.exports[0].security_model, SECMODEL_PASSTHROUGH);
+}
+
+Test(config, xml_file_that_does_not_exist_is_reported_with_errno)
+{
+	cr_expect_eq(config_parse_libvirt_xml(&cfg, "/nonexistent/domain.xml", err.f), -ENOENT);
+	cr_expect_str_eq(captured(&err), "/nonexistent/domain.xml: No such file or directory\n");
+}
+
+/* ---- merge order ------------------------------------------------------ */
+
+/* A config file with one export "data" on file_dir and a listen address. */
+static void write_merge_conf(const char *dir)
+{
+	char *text;
+
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	cr_assert_neq(asprintf(&text,
+			       "[server]\n"
+			       "listen = unix:/run/file.sock\n"
+			       "max_msize = 8192\n"
+			       "threads = 2\n"
+			       "log_level = warn\n"
+			       "[export data]\n"
+			       "path = %s\n"
+			       "multidevs = forbid\n",
+			       dir),
+		      -1);
+	write_file(conf_path, text);
+	free(text);
+}
+
+Test(config, merge_command_line_export_replaces_the_file_export_of_that_name)
+{
+	char a[PATH_MAX], b[PATH_MAX], spec_arg[PATH_MAX + 64];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	make_dir(tmp_path(b, sizeof(b), "b"));
+	write_merge_conf(a);
+	snprintf(spec_arg, sizeof(spec_arg), "%s,name=data,multidevs=remap", b);
+	cr_assert_eq(load(NULL, "-c", conf_path, "-e", spec_arg, NULL), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].path, b);
+	cr_expect_eq(cfg.exports[0].multidevs, MULTIDEVS_REMAP);
+	cr_expect_null(cfg.exports[0].origin.file, "the export now comes from the command line");
+}
+
+Test(config, merge_command_line_export_with_a_new_name_is_added)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	make_dir(tmp_path(b, sizeof(b), "b"));
+	write_merge_conf(a);
+	cr_assert_eq(load(NULL, "-c", conf_path, "-e", b, NULL), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 2);
+	cr_expect_str_eq(cfg.exports[0].name, "data");
+	cr_expect_str_eq(cfg.exports[1].name, b);
+}
+
+Test(config, merge_command_line_listen_replaces_the_file_list)
+{
+	char a[PATH_MAX];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	write_merge_conf(a);
+	cr_assert_eq(load(NULL, "-c", conf_path, "-l", "stdio", "-l", "tcp:localhost:5640", NULL),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nlisten, 2);
+	cr_expect_str_eq(cfg.listen[0], "stdio");
+	cr_expect_str_eq(cfg.listen[1], "tcp:localhost:5640");
+}
+
+Test(config, merge_file_listen_stays_without_command_line_listen)
+{
+	char a[PATH_MAX];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	write_merge_conf(a);
+	cr_assert_eq(load(NULL, "-c", conf_path, NULL), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nlisten, 1);
+	cr_expect_str_eq(cfg.listen[0], "unix:/run/file.sock");
+}
+
+Test(config, merge_command_line_numbers_override_and_v_adds_to_the_file_level)
+{
+	char a[PATH_MAX];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	write_merge_conf(a);
+	cr_assert_eq(load(NULL, "-c", conf_path, "--msize", "16384", "-v", NULL), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.max_msize, 16384, "--msize wins over the file");
+	cr_expect_eq(cfg.threads, 2, "the file's threads stay");
+	cr_expect_eq(cfg.log_level, LOG_LEVEL_INFO, "warn from the file, one -v more");
+	cr_expect_str_eq(cfg.config_file, conf_path);
+}
+
+Test(config, merge_two_command_line_exports_with_one_name_are_an_error)
+{
+	char a[PATH_MAX], spec1[PATH_MAX + 16], spec2[PATH_MAX + 16];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	snprintf(spec1, sizeof(spec1), "%s,name=x", a);
+	snprintf(spec2, sizeof(spec2), "%s,name=x,readonly", a);
+	cr_assert_eq(load(NULL, "-e", spec1, "-e", spec2, NULL), -1);
+	cr_expect_str_eq(captured(&err), "command line: -e x: name: already used by the export "
+					 "from command line (accepted: a unique name)\n");
+}
+
+Test(config, merge_file_and_xml_exports_with_one_name_are_an_error)
+{
+	char xml[PATH_MAX];
+
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[export t]\npath = /\n");
+	write_file(tmp_path(xml, sizeof(xml), "d.xml"),
+		   "<domain><devices>\n<filesystem><source dir='/'/><target dir='t'/>"
+		   "</filesystem></devices></domain>\n");
+	cr_assert_eq(load(NULL, "-c", conf_path, "--libvirt-xml", xml, NULL), -1);
+	char *want;
+	cr_assert_neq(asprintf(&want,
+			       "%s:2: [export t] name: already used by the export from %s:1 "
+			       "(accepted: a unique name)\n",
+			       xml, conf_path),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+Test(config, load_reads_the_default_file_when_it_exists)
+{
+	tmp_path(conf_path, sizeof(conf_path), "default.conf");
+	write_file(conf_path, "[export root]\npath = /\n");
+	cr_assert_eq(load(conf_path, NULL), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].name, "root");
+	cr_expect_str_eq(cfg.config_file, conf_path);
+}
+
+Test(config, load_ignores_a_default_file_that_does_not_exist)
+{
+	char absent[PATH_MAX];
+
+	tmp_path(absent, sizeof(absent), "absent.conf");
+	cr_assert_eq(load(absent, "-e", "/", NULL), 0, "%s", captured(&err));
+	cr_expect_null(cfg.config_file);
+	cr_expect_str_empty(captured(&err));
+}
+
+Test(config, load_c_replaces_the_default_file)
+{
+	char other[PATH_MAX];
+
+	tmp_path(conf_path, sizeof(conf_path), "default.conf");
+	write_file(conf_path, "[export from-default]\npath = /\n");
+	write_file(tmp_path(other, sizeof(other), "other.conf"), "[export from-c]\npath = /\n");
+	cr_assert_eq(load(conf_path, "-c", other, NULL), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_str_eq(cfg.exports[0].name, "from-c");
+}
+
+Test(config, load_fails_when_the_c_file_does_not_exist)
+{
+	char absent[PATH_MAX], *want;
+
+	tmp_path(absent, sizeof(absent), "absent.conf");
+	cr_assert_eq(load(NULL, "-c", absent, "-e", "/", NULL), -1);
+	cr_assert_neq(asprintf(&want, "%s: No such file or directory\n", absent), -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+Test(config, load_takes_relative_paths_from_the_file_directory_and_cwd)
+{
+	char sub[PATH_MAX], want[PATH_MAX], cwd_dir[PATH_MAX];
+
+	make_dir(tmp_path(sub, sizeof(sub), "etc"));
+	make_dir(tmp_path(want, sizeof(want), "etc/share"));
+	make_dir(tmp_path(cwd_dir, sizeof(cwd_dir), "cwd"));
+	make_dir(tmp_path(cwd_dir, sizeof(cwd_dir), "cwd/here"));
+	tmp_path(conf_path, sizeof(conf_path), "etc/ninepd.conf");
+	write_file(conf_path, "[export s]\npath = share\n");
+	cr_assert_eq(chdir(tmp_path(cwd_dir, sizeof(cwd_dir), "cwd")), 0);
+	cr_assert_eq(load(NULL, "-c", "../etc/ninepd.conf", "-e", "here", NULL), 0, "%s",
+		     captured(&err));
+	cr_assert_eq(cfg.nexports, 2);
+	cr_expect_str_eq(cfg.exports[0].path, tmp_path(want, sizeof(want), "cwd/../etc/share"));
+	cr_expect_str_eq(cfg.exports[1].path, tmp_path(want, sizeof(want), "cwd/here"));
+	cr_expect_str_eq(cfg.exports[1].name, "here", "the name stays as written");
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+/* cfg with one valid export of "/" named "root", from the command line. */
+static struct export_conf *valid_config(void)
+{
+	struct export_conf e;
+	char msg[128];
+
+	cr_assert_eq(config_parse_export_spec("/,name=root", &e, msg, sizeof(msg)), 0);
+	cr_assert_eq(config_add_export(&cfg, &e), 0);
+	export_conf_free(&e);
+	return &cfg.exports[0];
+}
+
+static void expect_invalid(const char *message)
+{
+	cr_expect_eq(config_validate(&cfg, err.f), 1);
+	cr_expect_str_eq(captured(&err), message);
+}
+
+Test(config, validate_accepts_a_valid_config_silently)
+{
+	valid_config();
+	cr_expect_eq(config_validate(&cfg, err.f), 0);
+	cr_expect_str_empty(captured(&err));
+}
+
+Test(config, validate_needs_at_least_one_export)
+{
+	expect_invalid("ninepd: no export configured (accepted: -e PATH, an [export NAME] "
+		       "section, or --libvirt-xml FILE)\n");
+}
+
+Test(config, validate_refuses_a_path_that_does_not_exist)
+{
+	struct export_conf *e = valid_config();
+
+	free(e->path);
+	e->path = strdup("/nonexistent/ninepd");
+	expect_invalid("command line: -e root: path: '/nonexistent/ninepd': No such file or "
+		       "directory (accepted: an existing directory, as an absolute path)\n");
+}
+
+Test(config, validate_refuses_a_path_that_is_not_a_directory)
+{
+	char file[PATH_MAX], *want;
+
+	write_file(tmp_path(file, sizeof(file), "plain"), "x");
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	cr_assert_neq(asprintf(&want, "[export f]\n\npath = %s\n", file), -1);
+	write_file(conf_path, want);
+	free(want);
+	cr_assert_eq(config_parse_file(&cfg, conf_path, err.f), 0);
+	cr_assert_neq(asprintf(&want,
+			       "%s:3: [export f] path: '%s': is not a directory (accepted: an "
+			       "existing directory, as an absolute path)\n",
+			       conf_path, file),
+		      -1);
+	expect_invalid(want);
+	free(want);
+}
+
+Test(config, validate_refuses_a_relative_path)
+{
+	struct export_conf *e = valid_config();
+
+	free(e->path);
+	e->path = strdup("srv");
+	expect_invalid("command line: -e root: path: 'srv': is not absolute (accepted: an "
+		       "existing directory, as an absolute path)\n");
+}
+
+Test(config, validate_refuses_a_name_with_a_closing_bracket)
+{
+	struct export_conf *e = valid_config();
+
+	free(e->name);
+	e->name = strdup("a]b");
+	expect_invalid("command line: -e a]b: name: contains ']' or a control character "
+		       "(accepted: printable characters other than ']', no surrounding spaces)\n");
+}
+
+Test(config, validate_refuses_a_name_with_surrounding_spaces)
+{
+	struct export_conf *e = valid_config();
+
+	free(e->name);
+	e->name = strdup("tag ");
+	expect_invalid("command line: -e tag : name: begins or ends with a space (accepted: "
+		       "printable characters other than ']', no surrounding spaces)\n");
+}
+
+Test(config, validate_refuses_an_unknown_multidevs_value)
+{
+	valid_config()->multidevs = (enum multidevs_policy)9;
+	expect_invalid("command line: -e root: multidevs: unknown value 9 (accepted: remap, "
+		       "forbid, warn, default)\n");
+}
+
+Test(config, validate_refuses_an_unknown_security_model_value)
+{
+	valid_config()->security_model = (enum security_model)5;
+	expect_invalid("command line: -e root: security_model: unknown value 5 (accepted: "
+		       "passthrough, mapped-xattr, none)\n");
+}
+
+Test(config, validate_refuses_a_squash_uid_out_of_range)
+{
+	valid_config()->squash_uid = 4294967295;
+	expect_invalid("command line: -e root: squash_uid: 4294967295 out of range (accepted: "
+		       "0..4294967294)\n");
+}
+
+Test(config, validate_refuses_a_negative_squash_gid_other_than_unset)
+{
+	valid_config()->squash_gid = -2;
+	expect_invalid("command line: -e root: squash_gid: -2 out of range (accepted: "
+		       "0..4294967294, or -1 for not set)\n");
+}
+
+Test(config, validate_refuses_remap_state_without_multidevs_remap)
+{
+	valid_config()->remap_state = strdup("/tmp/state");
+	expect_invalid("command line: -e root: remap_state: only used with multidevs = remap "
+		       "(this export has multidevs = default)\n");
+}
+
+Test(config, validate_refuses_remap_state_in_a_missing_directory)
+{
+	struct export_conf *e = valid_config();
+
+	e->multidevs = MULTIDEVS_REMAP;
+	e->remap_state = strdup("/nonexistent/ninepd/state");
+	expect_invalid("command line: -e root: remap_state: directory '/nonexistent/ninepd' does "
+		       "not exist (accepted: a file in an existing directory)\n");
+}
+
+Test(config, validate_refuses_remap_state_that_is_a_directory)
+{
+	struct export_conf *e = valid_config();
+
+	e->multidevs = MULTIDEVS_REMAP;
+	e->remap_state = strdup(tmpdir);
+	char *want;
+	cr_assert_neq(asprintf(&want,
+			       "command line: -e root: remap_state: '%s' is a directory "
+			       "(accepted: a file in an existing directory)\n",
+			       tmpdir),
+		      -1);
+	expect_invalid(want);
+	free(want);
+}
+
+Test(config, validate_refuses_a_relative_remap_state)
+{
+	struct export_conf *e = valid_config();
+
+	e->multidevs = MULTIDEVS_REMAP;
+	e->remap_state = strdup("state");
+	expect_invalid("command line: -e root: remap_state: 'state' is not absolute (accepted: "
+		       "an absolute path)\n");
+}
+
+Test(config, validate_accepts_remap_state_in_an_existing_directory)
+{
+	struct export_conf *e = valid_config();
+	char state[PATH_MAX];
+
+	e->multidevs = MULTIDEVS_REMAP;
+	e->remap_state = strdup(tmp_path(state, sizeof(state), "root.remap"));
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+/* Validate cfg with one listen address added; return the error count. */
+static int validate_listen(const char *addr)
+{
+	valid_config();
+	cr_assert_eq(config_add_listen(&cfg, addr), 0);
+	return config_validate(&cfg, err.f);
+}
+
+Test(config, validate_accepts_well_formed_listen_addresses)
+{
+	static const char *const good[] = {
+		"stdio", "unix:/run/ninepd.sock", "tcp:127.0.0.1:564", "tcp:[::1]:1",
+		"tcp:example.org:65535",
+	};
+
+	valid_config();
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(config_add_listen(&cfg, good[i]), 0);
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, validate_refuses_an_empty_unix_socket_path)
+{
+	cr_expect_eq(validate_listen("unix:"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'unix:': empty socket path (accepted: "
+					 "unix:PATH, tcp:HOST:PORT, stdio)\n");
+}
+
+Test(config, validate_unix_socket_path_may_have_107_bytes_but_not_108)
+{
+	char addr[5 + 109] = "unix:/";
+
+	memset(addr + 6, 'a', 106);
+	cr_expect_eq(validate_listen(addr), 0, "107 bytes: %s", captured(&err));
+	config_free(&cfg);
+	addr[5 + 107] = 'a';
+	cr_expect_eq(validate_listen(addr), 1);
+	cr_expect(strstr(captured(&err), "': socket path longer than 107 bytes (accepted: "
+					 "unix:PATH, tcp:HOST:PORT, stdio)\n"),
+		  "%s", captured(&err));
+}
+
+Test(config, validate_refuses_tcp_without_a_port)
+{
+	cr_expect_eq(validate_listen("tcp:localhost"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'tcp:localhost': expected "
+					 "tcp:HOST:PORT (accepted: unix:PATH, tcp:HOST:PORT, "
+					 "stdio)\n");
+}
+
+Test(config, validate_refuses_tcp_port_zero)
+{
+	cr_expect_eq(validate_listen("tcp:localhost:0"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'tcp:localhost:0': port is not a "
+					 "number from 1 to 65535 (accepted: unix:PATH, "
+					 "tcp:HOST:PORT, stdio)\n");
+}
+
+Test(config, validate_refuses_tcp_port_65536_and_names)
+{
+	cr_expect_eq(validate_listen("tcp:localhost:65536"), 1);
+	config_free(&cfg);
+	cr_expect_eq(validate_listen("tcp:localhost:ninep"), 1);
+}
+
+Test(config, validate_refuses_an_unbracketed_ipv6_host)
+{
+	cr_expect_eq(validate_listen("tcp:::1:564"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'tcp:::1:564': an IPv6 host must be "
+					 "in brackets: tcp:[IPV6]:PORT (accepted: unix:PATH, "
+					 "tcp:HOST:PORT, stdio)\n");
+}
+
+Test(config, validate_refuses_a_bad_bracketed_ipv6_host)
+{
+	cr_expect_eq(validate_listen("tcp:[::1]564"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'tcp:[::1]564': expected "
+					 "tcp:[IPV6]:PORT (accepted: unix:PATH, tcp:HOST:PORT, "
+					 "stdio)\n");
+}
+
+Test(config, validate_refuses_an_unknown_address_type)
+{
+	cr_expect_eq(validate_listen("vsock:3:564"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'vsock:3:564': unknown address type "
+					 "(accepted: unix:PATH, tcp:HOST:PORT, stdio)\n");
+}
+
+Test(config, validate_refuses_stdio_twice)
+{
+	cr_assert_eq(config_add_listen(&cfg, "stdio"), 0);
+	cr_expect_eq(validate_listen("stdio"), 1);
+	cr_expect_str_eq(captured(&err), "command line: -l stdio given more than once (accepted: "
+					 "at most one stdio)\n");
+}
+
+Test(config, validate_refuses_the_same_address_twice_naming_the_file_line)
+{
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[server]\nlisten = tcp:h:1\nlisten = tcp:h:1\n[export r]\npath=/\n");
+	cr_assert_eq(config_parse_file(&cfg, conf_path, err.f), 0);
+	cr_expect_eq(config_validate(&cfg, err.f), 1);
+	char *want;
+	cr_assert_neq(asprintf(&want,
+			       "%s:3: [server] listen: 'tcp:h:1' given twice (accepted: distinct "
+			       "addresses)\n",
+			       conf_path),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+Test(config, validate_msize_bounds_are_4096_and_16_mib)
+{
+	valid_config();
+	cfg.max_msize = 4096;
+	cr_expect_eq(config_validate(&cfg, err.f), 0);
+	cfg.max_msize = 16u << 20;
+	cr_expect_eq(config_validate(&cfg, err.f), 0);
+	cfg.max_msize = 4095;
+	expect_invalid("command line: --msize: 4095 out of range (accepted: 4096..16777216)\n");
+}
+
+Test(config, validate_refuses_threads_above_256)
+{
+	valid_config();
+	cfg.threads = 257;
+	cfg.set |= 1u << SERVER_KEY_THREADS;
+	expect_invalid("command line: --threads: 257 out of range (accepted: 1..256)\n");
+}
+
+Test(config, validate_zero_threads_means_default_unless_set)
+{
+	valid_config();
+	cfg.threads = 0;
+	cr_expect_eq(config_validate(&cfg, err.f), 0);
+	cfg.set |= 1u << SERVER_KEY_THREADS;
+	expect_invalid("command line: --threads: 0 out of range (accepted: 1..256)\n");
+}
+
+Test(config, validate_refuses_zero_connections)
+{
+	valid_config();
+	cfg.max_conns = 0;
+	expect_invalid("command line: [server] max_connections: 0 out of range (accepted: "
+		       "1..4294967295)\n");
+}
+
+Test(config, validate_refuses_fewer_than_16_fids_naming_the_file_line)
+{
+	valid_config();
+	cfg.max_fids = 15;
+	cfg.origin[SERVER_KEY_MAX_FIDS].file = strdup("/etc/n.conf");
+	cfg.origin[SERVER_KEY_MAX_FIDS].line = 4;
+	expect_invalid("/etc/n.conf:4: [server] max_fids: 15 out of range (accepted: "
+		       "16..4294967295)\n");
+}
+
+Test(config, validate_refuses_an_unknown_log_level)
+{
+	valid_config();
+	cfg.log_level = (enum log_level)4;
+	expect_invalid("command line: [server] log_level: unknown value 4 (accepted: error, "
+		       "warn, info, debug)\n");
+}
+
+Test(config, validate_counts_every_error)
+{
+	struct export_conf *e = valid_config();
+
+	e->multidevs = (enum multidevs_policy)9;
+	cfg.max_fids = 1;
+	cr_assert_eq(config_add_listen(&cfg, "bogus"), 0);
+	cr_expect_eq(config_validate(&cfg, err.f), 3, "%s", captured(&err));
+}
+
+/* ---- config_print and -n ---------------------------------------------- */
+
+Test(config, print_output_reads_back_as_the_same_configuration)
+{
+	struct capture again;
+
+	cr_assert_eq(load(NULL, "-c", TEST_DATA "/good.conf", NULL), 0, "%s",
+		     captured(&err));
+	config_print(&cfg, out.f);
+	tmp_path(conf_path, sizeof(conf_path), "printed.conf");
+	write_file(conf_path, captured(&out));
+
+	struct ninepd_config first = cfg;
+	config_init(&cfg);
+	cr_assert_eq(config_parse_file(&cfg, conf_path, err.f), 0, "%s", captured(&err));
+	capture_open(&again);
+	config_print(&cfg, again.f);
+	/* Drop the header comments, which name the files read. */
+	const char *a = strstr(captured(&out), "[server]");
+	const char *b = strstr(captured(&again), "[server]");
+	cr_assert(a && b);
+	cr_expect_str_eq(b, a);
+	config_free(&first);
+	capture_close(&again);
+}
+
+Test(config, example_config_in_docs_parses_without_errors)
+{
+	cr_assert_eq(config_parse_file(&cfg, EXAMPLE_CONF, err.f), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 2);
+	cr_expect_str_eq(cfg.exports[0].name, "data");
+	cr_expect_eq(cfg.exports[0].multidevs, MULTIDEVS_REMAP);
+	cr_expect_str_eq(cfg.exports[1].name, "media");
+	cr_expect(cfg.exports[1].readonly);
+}
+
+Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
+{
+	cr_assert_eq(load(NULL, "-n", "-c", TEST_DATA "/good.conf", NULL), 1, "%s",
+		     captured(&err));
+	cr_expect_str_eq(captured(&err), "configuration OK\n");
+	cr_expect_str_eq(captured(&out),
+			 "# ninepd effective configuration\n"
+			 "# read from " TEST_DATA "/good.conf\n"
+			 "\n"
+			 "[server]\n"
+			 "listen = unix:/run/ninepd/test.sock\n"
+			 "listen = tcp:127.0.0.1:5640\n"
+			 "listen = stdio\n"
+			 "max_msize = 65536\n"
+			 "threads = 4\n"
+			 "log_level = warn\n"
+			 "max_connections = 8\n"
+			 "max_fids = 128\n"
+			 "\n"
+			 "[export data]\n"
+			 "path = " TEST_DATA "/.\n"
+			 "multidevs = remap\n"
+			 "security_model = mapped-xattr\n"
+			 "readonly = yes\n"
+			 "squash_uid = 1000\n"
+			 "squash_gid = 100\n"
+			 "remap_state = " TEST_DATA "/data.remap\n"
+			 "\n"
+			 "[export parent]\n"
+			 "path = " TEST_DATA "/..\n"
+			 "multidevs = forbid\n"
+			 "security_model = passthrough\n"
+			 "readonly = no\n");
+}
+
+Test(config, check_flag_on_bad_file_prints_errors_and_fails)
+{
+	cr_expect_eq(load(NULL, "-n", "-c", TEST_DATA "/bad.conf", NULL), -1);
+	cr_expect_str_empty(captured(&out));
+	cr_expect_str_eq(captured(&err),
+			 TEST_DATA "/bad.conf:2: [server] threads: 0 out of range (accepted: "
+				   "1..256)\n" TEST_DATA
+				   "/bad.conf:6: [export data] multidevs: unknown value 'foo' "
+				   "(accepted: remap, forbid, warn, default)\n");
+}
+
+Test(config, check_flag_reports_validation_errors_after_a_clean_parse)
+{
+	char *want;
+
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[export missing]\npath = does-not-exist\n");
+	cr_expect_eq(load(NULL, "-n", "-c", conf_path, NULL), -1);
+	cr_expect_str_empty(captured(&out));
+	cr_assert_neq(asprintf(&want,
+			       "%s:2: [export missing] path: '%s/does-not-exist': No such file or "
+			       "directory (accepted: an existing directory, as an absolute path)\n",
+			       conf_path, tmpdir),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+Test(config, load_without_check_flag_prints_nothing_and_continues)
+{
+	cr_expect_eq(load(NULL, "-c", TEST_DATA "/good.conf", NULL), 0, "%s", captured(&err));
+	cr_expect_str_empty(captured(&out));
+	cr_expect_str_empty(captured(&err));
+	cr_expect_not(cfg.check_only);
+}
+
+Test(config, load_help_asks_to_exit_0_without_reading_files)
+{
+	cr_expect_eq(load(NULL, "-c", "/nonexistent.conf", "--help", NULL), 1);
+	cr_expect_str_empty(captured(&err));
+}
+
+Test(config, load_usage_error_asks_to_exit_1)
+{
+	cr_expect_eq(load(NULL, "--bogus", NULL), -1);
+	cr_expect_str_eq(captured(&err), "ninepd: unknown option '--bogus'\nTry 'ninepd --help' "
+					 "for more information.\n");
+}

@@ -1,0 +1,338 @@
+/* Integration: pipelined requests, Tflush of requests in flight, and several
+ * clients working on one export at once. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "np_client.h"
+
+static struct np_fixture fx;
+
+static void setup(void)
+{
+	int err = np_fixture_start(&fx, NULL, NULL);
+	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+}
+
+static void teardown(void)
+{
+	char why[4096];
+	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
+}
+
+TestSuite(concurrency, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Replies per request index, and whether each had the expected type. */
+struct tally {
+	struct np_msg *reqs;
+	unsigned *seen;
+	unsigned errors;
+	char first_error[128];
+};
+
+static int count_reply(void *arg, size_t i, const struct np_msg *r)
+{
+	struct tally *t = arg;
+	t->seen[i]++;
+	if (r->type != t->reqs[i].type + 1) {
+		if (t->errors++ == 0)
+			snprintf(t->first_error, sizeof(t->first_error),
+				 "request %zu (%s) got %s ecode %u", i,
+				 np_type_name(t->reqs[i].type), np_type_name(r->type),
+				 r->type == NP_RLERROR ? r->u.rlerror.ecode : 0);
+	}
+	return 0;
+}
+
+static void run_pipeline(struct np_client *c, struct np_msg *reqs, size_t n, size_t window)
+{
+	struct tally t = {.reqs = reqs, .seen = calloc(n, sizeof(unsigned))};
+	cr_assert_not_null(t.seen);
+	int err = np_pipeline(c, reqs, n, window, count_reply, &t);
+	cr_assert_eq(err, 0, "pipeline of %zu requests: %s", n, strerror(-err));
+	for (size_t i = 0; i < n; i++)
+		cr_expect_eq(t.seen[i], 1, "request %zu answered %u times", i, t.seen[i]);
+	cr_expect_eq(t.errors, 0, "%u unexpected replies; first: %s", t.errors, t.first_error);
+	free(t.seen);
+}
+
+/* A mix of requests that do not depend on each other. */
+static struct np_msg *mixed_requests(size_t n, uint32_t file_fid, uint32_t first_newfid)
+{
+	struct np_msg *reqs = calloc(n, sizeof(*reqs));
+	cr_assert_not_null(reqs);
+	for (size_t i = 0; i < n; i++) {
+		struct np_msg *m = &reqs[i];
+		switch (i % 4) {
+		case 0:
+			m->type = NP_TGETATTR;
+			m->u.tgetattr.fid = fx.root;
+			m->u.tgetattr.request_mask = NP_GETATTR_ALL;
+			break;
+		case 1:
+			m->type = NP_TREAD;
+			m->u.tread.fid = file_fid;
+			m->u.tread.offset = i;
+			m->u.tread.count = 1000;
+			break;
+		case 2:
+			m->type = NP_TWALK;
+			m->u.twalk.fid = fx.root;
+			m->u.twalk.newfid = first_newfid + (uint32_t)i;
+			m->u.twalk.nwname = 1;
+			m->u.twalk.wnames[0] = np_str_c("file");
+			break;
+		default:
+			m->type = NP_TSTATFS;
+			m->u.tstatfs.fid = fx.root;
+		}
+	}
+	return reqs;
+}
+
+Test(concurrency, pipelining_200_tags_gets_every_reply_once)
+{
+	char data[4096];
+	memset(data, 'p', sizeof(data));
+	cr_assert_eq(np_fixture_write(&fx, "file", data, sizeof(data)), 0);
+	uint32_t f;
+	cr_assert_eq(np_open(fx.c, fx.root, "file", NP_DOTL_RDONLY, &f), 0);
+	struct np_msg *reqs = mixed_requests(200, f, 100000);
+	run_pipeline(fx.c, reqs, 200, 200);
+	/* Every walk created its fid. */
+	for (uint32_t i = 2; i < 200; i += 4)
+		cr_expect_eq(np_clunk(fx.c, 100000 + i), 0, "fid of walk %u", i);
+	free(reqs);
+}
+
+Test(concurrency, pipelining_5000_requests_through_a_window_of_64)
+{
+	cr_assert_eq(np_fixture_write(&fx, "file", "abc", 3), 0);
+	uint32_t f;
+	cr_assert_eq(np_open(fx.c, fx.root, "file", NP_DOTL_RDONLY, &f), 0);
+	struct np_msg *reqs = mixed_requests(5000, f, 200000);
+	run_pipeline(fx.c, reqs, 5000, 64);
+	free(reqs);
+}
+
+Test(concurrency, pipelined_writes_to_one_fid_all_land)
+{
+	uint32_t f = np_fid_new(fx.c);
+	cr_assert_eq(np_walk_path(fx.c, fx.root, f, "", NULL), 0);
+	cr_assert_eq(np_lcreate(fx.c, f, "file", NP_DOTL_RDWR, 0644, 0, NULL, NULL), 0);
+	enum { N = 256, BLOCK = 1000 };
+	static uint8_t blocks[N][BLOCK];
+	struct np_msg reqs[N];
+	memset(reqs, 0, sizeof(reqs));
+	for (int i = 0; i < N; i++) {
+		memset(blocks[i], 'A' + i % 26, BLOCK);
+		blocks[i][0] = (uint8_t)i;
+		reqs[i].type = NP_TWRITE;
+		reqs[i].u.twrite.fid = f;
+		reqs[i].u.twrite.offset = (uint64_t)i * BLOCK;
+		reqs[i].u.twrite.count = BLOCK;
+		reqs[i].u.twrite.data = blocks[i];
+	}
+	run_pipeline(fx.c, reqs, N, N);
+	static uint8_t host[N * BLOCK + 1];
+	cr_assert_eq(np_fixture_read(&fx, "file", host, sizeof(host)), N * BLOCK);
+	for (int i = 0; i < N; i++)
+		cr_expect_eq(memcmp(host + i * BLOCK, blocks[i], BLOCK), 0, "block %d differs", i);
+}
+
+/* Counts Rreaddir replies that differ from the expected one. */
+struct readdir_check {
+	const uint8_t *want;
+	uint32_t want_len;
+	int differ;
+};
+
+static int check_readdir(void *arg, size_t i, const struct np_msg *r)
+{
+	struct readdir_check *ctx = arg;
+	(void)i;
+	if (r->type != NP_RREADDIR || r->u.rreaddir.count != ctx->want_len ||
+	    memcmp(r->u.rreaddir.data, ctx->want, ctx->want_len) != 0)
+		ctx->differ++;
+	return 0;
+}
+
+Test(concurrency, pipelined_readdirs_at_offset_0_on_one_fid_agree)
+{
+	char name[64];
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "entry-%03d", i);
+		cr_assert_eq(np_fixture_write(&fx, name, "", 0), 0);
+	}
+	uint32_t d;
+	cr_assert_eq(np_open(fx.c, fx.root, "", NP_DOTL_RDONLY | NP_DOTL_DIRECTORY, &d), 0);
+	/* First the answer alone. */
+	static uint8_t want[2048];
+	uint32_t want_len;
+	cr_assert_eq(np_readdir(fx.c, d, 0, sizeof(want), want, &want_len), 0);
+	cr_assert_gt(want_len, 0);
+	enum { N = 50 };
+	struct np_msg reqs[N];
+	memset(reqs, 0, sizeof(reqs));
+	for (int i = 0; i < N; i++) {
+		reqs[i].type = NP_TREADDIR;
+		reqs[i].u.treaddir.fid = d;
+		reqs[i].u.treaddir.offset = 0;
+		reqs[i].u.treaddir.count = sizeof(want);
+	}
+	struct readdir_check ctx = {want, want_len, 0};
+	int err = np_pipeline(fx.c, reqs, N, N, check_readdir, &ctx);
+	cr_assert_eq(err, 0, "%s", strerror(-err));
+	cr_expect_eq(ctx.differ, 0, "%d of %d readdirs at offset 0 differ", ctx.differ, N);
+}
+
+Test(concurrency, flush_of_an_in_flight_request_is_answered_after_its_reply)
+{
+	static uint8_t big[1 << 20];
+	cr_assert_eq(np_fixture_write(&fx, "big", big, sizeof(big)), 0);
+	uint32_t f;
+	cr_assert_eq(np_open(fx.c, fx.root, "big", NP_DOTL_RDONLY, &f), 0);
+	enum { N = 100 };
+	for (uint16_t t = 0; t < N; t++) {
+		struct np_msg m = {.type = NP_TREAD, .tag = t};
+		m.u.tread.fid = f;
+		m.u.tread.offset = (uint64_t)t * 8192;
+		m.u.tread.count = np_max_io(fx.c->msize);
+		cr_assert_eq(np_send(fx.c, &m), 0);
+	}
+	struct np_msg fl = {.type = NP_TFLUSH, .tag = N};
+	fl.u.tflush.oldtag = N - 1;
+	cr_assert_eq(np_send(fx.c, &fl), 0);
+
+	unsigned seen[N + 1] = {0};
+	bool flushed = false;
+	/* Until Rflush plus the replies of every other read. */
+	for (;;) {
+		unsigned others = 0;
+		for (int t = 0; t < N - 1; t++)
+			others += seen[t] > 0;
+		if (flushed && others == N - 1)
+			break;
+		struct np_msg r;
+		int err = np_recv(fx.c, &r);
+		cr_assert_eq(err, 0, "waiting for replies: %s", strerror(-err));
+		cr_assert_leq(r.tag, N, "reply with unknown tag %u", r.tag);
+		seen[r.tag]++;
+		if (r.tag == N) {
+			cr_expect_eq(r.type, NP_RFLUSH);
+			flushed = true;
+		} else if (r.tag == N - 1) {
+			cr_expect_not(flushed, "the flushed request was answered after Rflush");
+		} else {
+			cr_expect_eq(r.type, NP_RREAD, "tag %u: %s", r.tag, np_type_name(r.type));
+		}
+	}
+	/* Nothing more may arrive: the flushed tag at most once, before Rflush. */
+	struct np_msg r;
+	fx.c->timeout_ms = 300;
+	int err = np_recv(fx.c, &r);
+	cr_expect_eq(err, -ETIMEDOUT, "an extra reply arrived: tag %u %s", r.tag,
+		     err == 0 ? np_type_name(r.type) : "");
+	for (int t = 0; t <= N; t++)
+		cr_expect_leq(seen[t], 1, "tag %d answered %u times", t, seen[t]);
+	fx.c->timeout_ms = NP_CLIENT_TIMEOUT_MS;
+	cr_expect_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL), 0);
+}
+
+Test(concurrency, two_clients_see_each_others_writes)
+{
+	struct np_client *b;
+	cr_assert_eq(np_fixture_client(&fx, 0, &b, 1), 0);
+	uint32_t fa = np_fid_new(fx.c), fb;
+	cr_assert_eq(np_walk_path(fx.c, fx.root, fa, "", NULL), 0);
+	cr_assert_eq(np_lcreate(fx.c, fa, "shared", NP_DOTL_RDWR, 0644, 0, NULL, NULL), 0);
+	cr_assert_eq(np_write(fx.c, fa, 0, "from-a", 6, NULL), 0);
+	cr_assert_eq(np_open(b, 1, "shared", NP_DOTL_RDWR, &fb), 0);
+	char buf[32];
+	uint32_t got;
+	cr_assert_eq(np_read(b, fb, 0, sizeof(buf), buf, &got), 0);
+	cr_expect_eq(got, 6);
+	cr_expect_eq(memcmp(buf, "from-a", 6), 0);
+	cr_assert_eq(np_write(b, fb, 6, "+from-b", 7, NULL), 0);
+	cr_assert_eq(np_read(fx.c, fa, 0, sizeof(buf), buf, &got), 0);
+	cr_expect_eq(got, 13);
+	cr_expect_eq(memcmp(buf, "from-a+from-b", 13), 0);
+	/* Names made by one client are visible to the other at once. */
+	cr_assert_eq(np_mkdir(b, 1, "made-by-b", 0755, 0, NULL), 0);
+	cr_expect_eq(np_walk_path(fx.c, fx.root, np_fid_new(fx.c), "made-by-b", NULL), 0);
+	np_client_close(b);
+}
+
+Test(concurrency, twenty_clients_with_requests_in_flight_all_get_answers)
+{
+	enum { CLIENTS = 20, PER = 100 };
+	struct np_client *c[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++)
+		cr_assert_eq(np_fixture_client(&fx, 0, &c[i], 1), 0, "client %d", i);
+	/* Everything is sent before anything is read. */
+	for (int i = 0; i < CLIENTS; i++) {
+		for (uint16_t t = 0; t < PER; t++) {
+			struct np_msg m = {.type = NP_TGETATTR, .tag = t};
+			m.u.tgetattr.fid = 1;
+			m.u.tgetattr.request_mask = NP_GETATTR_BASIC;
+			cr_assert_eq(np_send(c[i], &m), 0);
+		}
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		bool seen[PER] = {false};
+		for (int k = 0; k < PER; k++) {
+			struct np_msg r;
+			int err = np_recv(c[i], &r);
+			cr_assert_eq(err, 0, "client %d reply %d: %s", i, k, strerror(-err));
+			cr_assert_lt(r.tag, PER);
+			cr_expect_not(seen[r.tag], "client %d: tag %u twice", i, r.tag);
+			seen[r.tag] = true;
+			cr_expect_eq(r.type, NP_RGETATTR);
+		}
+		np_client_close(c[i]);
+	}
+}
+
+Test(concurrency, two_clients_creating_in_one_directory_both_succeed)
+{
+	struct np_client *b;
+	cr_assert_eq(np_fixture_client(&fx, 0, &b, 1), 0);
+	enum { N = 100 };
+	struct np_msg ra[N], rb[N];
+	char names_a[N][16], names_b[N][16];
+	memset(ra, 0, sizeof(ra));
+	memset(rb, 0, sizeof(rb));
+	for (int i = 0; i < N; i++) {
+		snprintf(names_a[i], 16, "a-%d", i);
+		snprintf(names_b[i], 16, "b-%d", i);
+		ra[i].type = rb[i].type = NP_TMKDIR;
+		ra[i].u.tmkdir.dfid = fx.root;
+		rb[i].u.tmkdir.dfid = 1;
+		ra[i].u.tmkdir.name = np_str_c(names_a[i]);
+		rb[i].u.tmkdir.name = np_str_c(names_b[i]);
+		ra[i].u.tmkdir.mode = rb[i].u.tmkdir.mode = 0755;
+	}
+	/* Interleave: both clients' requests are in the server at once. */
+	for (int i = 0; i < N; i++) {
+		ra[i].tag = rb[i].tag = (uint16_t)i;
+		cr_assert_eq(np_send(fx.c, &ra[i]), 0);
+		cr_assert_eq(np_send(b, &rb[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		struct np_msg r;
+		cr_assert_eq(np_recv(fx.c, &r), 0);
+		cr_expect_eq(r.type, NP_RMKDIR, "a: %s", np_type_name(r.type));
+		cr_assert_eq(np_recv(b, &r), 0);
+		cr_expect_eq(r.type, NP_RMKDIR, "b: %s", np_type_name(r.type));
+	}
+	for (int i = 0; i < N; i++) {
+		char p[4096];
+		struct stat st;
+		cr_expect_eq(stat(np_fixture_path(&fx, names_a[i], p, sizeof(p)), &st), 0);
+		cr_expect_eq(stat(np_fixture_path(&fx, names_b[i], p, sizeof(p)), &st), 0);
+	}
+	np_client_close(b);
+}

@@ -1,0 +1,486 @@
+/* Integration: malformed frames and misbehaving clients.  Each bad input
+ * must get an Rlerror or a closed connection, and a well-behaved client that
+ * is connected the whole time (fx.c) must keep being served. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "np_client.h"
+
+static struct np_fixture fx;
+
+static void setup(void)
+{
+	int err = np_fixture_start(&fx, NULL, NULL);
+	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(np_fixture_write(&fx, "file", "0123456789", 10), 0);
+}
+
+static void teardown(void)
+{
+	char why[4096];
+	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
+}
+
+TestSuite(robustness, .init = setup, .fini = teardown, .timeout = 60);
+
+/* --- building frames by hand --------------------------------------------------- */
+
+struct frame {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void put(struct frame *f, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		f->b[f->n++] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_str(struct frame *f, const char *s)
+{
+	size_t len = strlen(s);
+	put(f, len, 2);
+	memcpy(f->b + f->n, s, len);
+	f->n += len;
+}
+
+/* Header with a size to be filled in by end(). */
+static void begin(struct frame *f, uint8_t type, uint16_t tag)
+{
+	f->n = 0;
+	put(f, 0, 4);
+	put(f, type, 1);
+	put(f, tag, 2);
+}
+
+static void end(struct frame *f)
+{
+	for (int i = 0; i < 4; i++)
+		f->b[i] = (uint8_t)(f->n >> (8 * i));
+}
+
+/* Overwrite the size field with a lie. */
+static void set_size(struct frame *f, uint32_t size)
+{
+	for (int i = 0; i < 4; i++)
+		f->b[i] = (uint8_t)(size >> (8 * i));
+}
+
+/* --- the checks ----------------------------------------------------------------- */
+
+/* A negotiated, attached (fid 1) connection with msize 8192. */
+static struct np_client *bad_client(void)
+{
+	struct np_client *c;
+	int err = np_session(&c, fx.addr, 8192, "", 0, 1);
+	cr_assert_eq(err, 0, "session: %s", strerror(-err));
+	c->timeout_ms = 5000;
+	return c;
+}
+
+/* The connection answers Rlerror or is closed; returns true if still open. */
+static bool expect_rlerror_or_close(struct np_client *c, const char *what)
+{
+	struct np_msg r;
+	int err = np_recv(c, &r);
+	if (err == -ECONNRESET)
+		return false;
+	cr_expect_eq(err, 0, "%s: neither Rlerror nor a closed connection: %s", what,
+		     strerror(-err));
+	if (err == 0)
+		cr_expect_eq(r.type, NP_RLERROR, "%s: answered %s", what, np_type_name(r.type));
+	return err == 0;
+}
+
+/* The daemon is alive and serves the old and new clients. */
+static void expect_server_fine(void)
+{
+	cr_assert(np_daemon_alive(&fx.daemon), "ninepd died");
+	struct np_attr a;
+	int err = np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, &a);
+	cr_expect_eq(err, 0, "the connected client is no longer served: %s", strerror(-err));
+	struct np_client *c;
+	err = np_fixture_client(&fx, 0, &c, 1);
+	cr_expect_eq(err, 0, "a new client is not served: %s", strerror(-err));
+	if (err == 0)
+		cr_expect_eq(np_walk_path(c, 1, 2, "file", NULL), 0);
+	np_client_close(c);
+}
+
+static void send_bad(const struct frame *f, const char *what)
+{
+	struct np_client *c = bad_client();
+	cr_assert_eq(np_send_raw(c, f->b, f->n), 0);
+	expect_rlerror_or_close(c, what);
+	np_client_close(c);
+	expect_server_fine();
+}
+
+Test(robustness, frame_size_below_the_header_is_rejected)
+{
+	uint32_t sizes[] = {0, 1, 4, 6};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct frame f;
+		begin(&f, NP_TGETATTR, 1);
+		put(&f, 1, 4);
+		put(&f, NP_GETATTR_BASIC, 8);
+		set_size(&f, sizes[i]);
+		char what[64];
+		snprintf(what, sizeof(what), "size field %u", sizes[i]);
+		send_bad(&f, what);
+	}
+}
+
+Test(robustness, frame_size_above_msize_is_rejected)
+{
+	uint32_t sizes[] = {8193, 1 << 20, 0xffffffff};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct frame f;
+		begin(&f, NP_TWRITE, 1);
+		put(&f, 1, 4);
+		put(&f, 0, 8);
+		put(&f, 100, 4);
+		memset(f.b + f.n, 'x', 100);
+		f.n += 100;
+		set_size(&f, sizes[i]);
+		char what[64];
+		snprintf(what, sizeof(what), "size field %u with msize 8192", sizes[i]);
+		send_bad(&f, what);
+	}
+}
+
+Test(robustness, unknown_message_types_are_rejected)
+{
+	uint8_t types[] = {0, 1, 6, 10, 28, 99, 106, 112, 124, 200, 255};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct frame f;
+		begin(&f, types[i], 1);
+		put(&f, 1, 4);
+		end(&f);
+		char what[64];
+		snprintf(what, sizeof(what), "type %u", types[i]);
+		send_bad(&f, what);
+	}
+}
+
+Test(robustness, reply_message_types_from_a_client_are_rejected)
+{
+	struct frame f;
+	begin(&f, NP_RVERSION, 1);
+	put(&f, 8192, 4);
+	put_str(&f, "9P2000.L");
+	end(&f);
+	send_bad(&f, "Rversion");
+	begin(&f, NP_RLERROR, 1);
+	put(&f, 2, 4);
+	end(&f);
+	send_bad(&f, "Rlerror");
+	begin(&f, NP_RREAD, 1);
+	put(&f, 3, 4);
+	put(&f, 0x616263, 3);
+	end(&f);
+	send_bad(&f, "Rread");
+	begin(&f, NP_RCLUNK, 1);
+	end(&f);
+	send_bad(&f, "Rclunk");
+}
+
+Test(robustness, string_running_past_the_frame_is_rejected)
+{
+	struct frame f;
+	begin(&f, NP_TWALK, 1);
+	put(&f, 1, 4);
+	put(&f, 2, 4);
+	put(&f, 1, 2);
+	put(&f, 200, 2); /* a 200-byte name ... */
+	memcpy(f.b + f.n, "file", 4); /* ... of which 4 bytes are there */
+	f.n += 4;
+	end(&f);
+	send_bad(&f, "Twalk name past the frame");
+
+	begin(&f, NP_TLCREATE, 1);
+	put(&f, 1, 4);
+	put(&f, 0xffff, 2);
+	put(&f, 0, 4);
+	end(&f);
+	send_bad(&f, "Tlcreate name length 65535");
+}
+
+Test(robustness, walk_of_17_names_is_rejected)
+{
+	struct frame f;
+	begin(&f, NP_TWALK, 1);
+	put(&f, 1, 4);
+	put(&f, 2, 4);
+	put(&f, 17, 2);
+	for (int i = 0; i < 17; i++)
+		put_str(&f, "..");
+	end(&f);
+	struct np_client *c = bad_client();
+	cr_assert_eq(np_send_raw(c, f.b, f.n), 0);
+	if (expect_rlerror_or_close(c, "Twalk nwname 17"))
+		cr_expect_lt(np_getattr(c, 2, NP_GETATTR_BASIC, NULL), 0, "newfid was created");
+	np_client_close(c);
+	expect_server_fine();
+}
+
+Test(robustness, trailing_garbage_is_rejected)
+{
+	struct frame f;
+	begin(&f, NP_TCLUNK, 1);
+	put(&f, 1, 4);
+	put(&f, 0x7a7978, 3);
+	end(&f);
+	struct np_client *c = bad_client();
+	cr_assert_eq(np_send_raw(c, f.b, f.n), 0);
+	if (expect_rlerror_or_close(c, "Tclunk with 3 trailing bytes"))
+		cr_expect_eq(np_getattr(c, 1, NP_GETATTR_BASIC, NULL), 0,
+			     "a rejected Tclunk clunked the fid");
+	np_client_close(c);
+	expect_server_fine();
+}
+
+Test(robustness, request_missing_its_fields_is_rejected)
+{
+	struct frame f;
+	begin(&f, NP_TGETATTR, 1);
+	put(&f, 1, 4); /* request_mask[8] missing */
+	end(&f);
+	send_bad(&f, "Tgetattr without request_mask");
+	begin(&f, NP_TREAD, 1);
+	end(&f);
+	send_bad(&f, "Tread with an empty body");
+}
+
+Test(robustness, write_count_past_the_frame_is_rejected)
+{
+	struct np_client *c = bad_client();
+	uint32_t fid;
+	cr_assert_eq(np_open(c, 1, "file", NP_DOTL_RDWR, &fid), 0);
+	struct frame f;
+	begin(&f, NP_TWRITE, 1);
+	put(&f, fid, 4);
+	put(&f, 0, 8);
+	put(&f, 1000, 4);
+	memcpy(f.b + f.n, "XXXXXXXXXX", 10);
+	f.n += 10;
+	end(&f);
+	cr_assert_eq(np_send_raw(c, f.b, f.n), 0);
+	expect_rlerror_or_close(c, "Twrite count 1000 with 10 bytes");
+	np_client_close(c);
+	char buf[16];
+	cr_expect_eq(np_fixture_read(&fx, "file", buf, sizeof(buf)), 10);
+	cr_expect_eq(memcmp(buf, "0123456789", 10), 0, "the file was written");
+	expect_server_fine();
+}
+
+Test(robustness, frame_cut_short_then_disconnect)
+{
+	struct np_client *c = bad_client();
+	uint32_t fid;
+	cr_assert_eq(np_open(c, 1, "file", NP_DOTL_RDWR, &fid), 0);
+	struct frame f;
+	begin(&f, NP_TWRITE, 1);
+	put(&f, fid, 4);
+	put(&f, 0, 8);
+	put(&f, 1000, 4);
+	memset(f.b + f.n, 'X', 1000);
+	f.n += 1000;
+	end(&f);
+	cr_assert_eq(np_send_raw(c, f.b, f.n / 2), 0);
+	usleep(50000);
+	np_client_close(c);
+	usleep(100000);
+	expect_server_fine();
+	char buf[16];
+	cr_expect_eq(np_fixture_read(&fx, "file", buf, sizeof(buf)), 10);
+	cr_expect_eq(memcmp(buf, "0123456789", 10), 0, "half a Twrite was executed");
+}
+
+Test(robustness, garbage_as_the_first_bytes_is_rejected)
+{
+	struct np_client *c;
+	cr_assert_eq(np_client_connect(&c, fx.addr), 0);
+	c->timeout_ms = 5000;
+	uint8_t junk[64];
+	memset(junk, 0xab, sizeof(junk));
+	cr_assert_eq(np_send_raw(c, junk, sizeof(junk)), 0);
+	expect_rlerror_or_close(c, "64 bytes of 0xab");
+	np_client_close(c);
+	expect_server_fine();
+}
+
+Test(robustness, request_before_tversion_is_rejected)
+{
+	struct np_client *c;
+	cr_assert_eq(np_client_connect(&c, fx.addr), 0);
+	c->timeout_ms = 5000;
+	struct frame f;
+	begin(&f, NP_TATTACH, 1);
+	put(&f, 1, 4);
+	put(&f, NP_NOFID, 4);
+	put_str(&f, "root");
+	put_str(&f, "");
+	put(&f, 0, 4);
+	end(&f);
+	cr_assert_eq(np_send_raw(c, f.b, f.n), 0);
+	expect_rlerror_or_close(c, "Tattach before Tversion");
+	np_client_close(c);
+	expect_server_fine();
+}
+
+Test(robustness, version_string_past_the_frame_is_rejected)
+{
+	struct np_client *c;
+	cr_assert_eq(np_client_connect(&c, fx.addr), 0);
+	c->timeout_ms = 5000;
+	struct frame f;
+	begin(&f, NP_TVERSION, NP_NOTAG);
+	put(&f, 8192, 4);
+	put(&f, 50, 2);
+	memcpy(f.b + f.n, "9P2000.L", 8);
+	f.n += 8;
+	end(&f);
+	cr_assert_eq(np_send_raw(c, f.b, f.n), 0);
+	expect_rlerror_or_close(c, "Tversion string past the frame");
+	np_client_close(c);
+	expect_server_fine();
+}
+
+/* Checks that each pipelined walk succeeded. */
+static int expect_rwalk(void *arg, size_t i, const struct np_msg *r)
+{
+	(void)arg;
+	(void)i;
+	cr_expect_eq(r->type, NP_RWALK, "walk %zu: %s", i, np_type_name(r->type));
+	return 0;
+}
+
+Test(robustness, disconnect_with_many_fids_open_and_requests_in_flight)
+{
+	static uint8_t big[1 << 20];
+	cr_assert_eq(np_fixture_write(&fx, "big", big, sizeof(big)), 0);
+	for (int round = 0; round < 3; round++) {
+		struct np_client *c;
+		cr_assert_eq(np_session(&c, fx.addr, 65536, "", 0, 1), 0);
+		enum { FIDS = 300, OPEN = 100 };
+		struct np_msg *reqs = calloc(FIDS, sizeof(*reqs));
+		for (int i = 0; i < FIDS; i++) {
+			reqs[i].type = NP_TWALK;
+			reqs[i].u.twalk.fid = 1;
+			reqs[i].u.twalk.newfid = 10 + (uint32_t)i;
+			reqs[i].u.twalk.nwname = 1;
+			reqs[i].u.twalk.wnames[0] = np_str_c(i % 2 ? "big" : "file");
+		}
+		cr_assert_eq(np_pipeline(c, reqs, FIDS, FIDS, expect_rwalk, NULL), 0);
+		for (int i = 0; i < OPEN; i++)
+			cr_assert_eq(np_lopen(c, 10 + (uint32_t)i, NP_DOTL_RDWR, NULL, NULL), 0);
+		/* A xattr fid mid-write and a directory open for reading too. */
+		cr_assert_eq(np_walk(c, 1, 5, 0, NULL, NULL, NULL), 0);
+		cr_assert_eq(np_xattrcreate(c, 5, "user.pending", 100, 0), 0);
+		cr_assert_eq(np_walk(c, 1, 6, 0, NULL, NULL, NULL), 0);
+		cr_assert_eq(np_lopen(c, 6, NP_DOTL_RDONLY | NP_DOTL_DIRECTORY, NULL, NULL), 0);
+		/* Requests in flight: big reads nobody will collect. */
+		for (uint16_t t = 0; t < 200; t++) {
+			struct np_msg m = {.type = NP_TREAD, .tag = t};
+			m.u.tread.fid = 11 + 2 * (t % (OPEN / 2));
+			m.u.tread.offset = (uint64_t)t * 4096;
+			m.u.tread.count = 60000;
+			cr_assert_eq(np_send(c, &m), 0);
+		}
+		np_client_close(c);
+		free(reqs);
+		expect_server_fine();
+	}
+	/* The pending xattr was never committed. */
+	char p[4096], v[8];
+	cr_expect_lt(getxattr(np_fixture_path(&fx, "", p, sizeof(p)), "user.pending", v, sizeof(v)), 0);
+}
+
+Test(robustness, client_that_never_reads_replies_does_not_stop_others)
+{
+	static uint8_t big[1 << 20];
+	cr_assert_eq(np_fixture_write(&fx, "big", big, sizeof(big)), 0);
+	struct np_client *hog;
+	cr_assert_eq(np_session(&hog, fx.addr, 8192, "", 0, 1), 0);
+	uint32_t f;
+	cr_assert_eq(np_open(hog, 1, "big", NP_DOTL_RDONLY, &f), 0);
+	hog->timeout_ms = 1000;
+	int sent = 0, err = 0;
+	/* At most ~160 MB of replies if the server never pushes back. */
+	for (; sent < 20000 && err == 0; sent++) {
+		struct np_msg m = {.type = NP_TREAD, .tag = (uint16_t)(sent % 60000)};
+		m.u.tread.fid = f;
+		m.u.tread.offset = (uint64_t)(sent % 128) * 8192;
+		m.u.tread.count = 8000;
+		err = np_send(hog, &m);
+		if (sent % 2000 == 0) {
+			int e = np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL);
+			cr_assert_eq(e, 0, "after %d unread requests, the other client: %s", sent,
+				     strerror(-e));
+		}
+	}
+	cr_log_info("the hog sent %d requests before %s", sent,
+		    err == -ETIMEDOUT ? "the server stopped reading" : "the loop ended");
+	/* While the hog is still connected and stuffed, others are served. */
+	expect_server_fine();
+	np_client_close(hog);
+	expect_server_fine();
+}
+
+Test(robustness, version_with_requests_in_flight_resets_cleanly)
+{
+	static uint8_t big[1 << 20];
+	cr_assert_eq(np_fixture_write(&fx, "big", big, sizeof(big)), 0);
+	struct np_client *c;
+	cr_assert_eq(np_session(&c, fx.addr, 65536, "", 0, 1), 0);
+	uint32_t f;
+	cr_assert_eq(np_open(c, 1, "big", NP_DOTL_RDONLY, &f), 0);
+	for (uint16_t t = 0; t < 50; t++) {
+		struct np_msg m = {.type = NP_TREAD, .tag = t};
+		m.u.tread.fid = f;
+		m.u.tread.offset = (uint64_t)t * 16384;
+		m.u.tread.count = 60000;
+		cr_assert_eq(np_send(c, &m), 0);
+	}
+	struct np_msg v = {.type = NP_TVERSION, .tag = NP_NOTAG}, r;
+	v.u.tversion.msize = 65536;
+	v.u.tversion.version = np_str_c("9P2000.L");
+	cr_assert_eq(np_send(c, &v), 0);
+	for (;;) {
+		int err = np_recv(c, &r);
+		cr_assert_eq(err, 0, "waiting for Rversion: %s", strerror(-err));
+		if (r.tag == NP_NOTAG)
+			break;
+		cr_expect_eq(r.type, NP_RREAD);
+	}
+	cr_expect_eq(r.type, NP_RVERSION);
+	/* Nothing from before the Tversion may follow its reply. */
+	cr_expect_eq(np_attach(c, 1, NP_NOFID, "root", "", 0, NULL), 0);
+	cr_expect_eq(np_getattr(c, 1, NP_GETATTR_BASIC, NULL), 0);
+	np_client_close(c);
+	expect_server_fine();
+}
+
+Test(robustness, many_connections_opened_and_dropped)
+{
+	enum { N = 200 };
+	struct np_client *c[N];
+	for (int i = 0; i < N; i++) {
+		int err = np_client_connect(&c[i], fx.addr);
+		cr_assert_eq(err, 0, "connection %d: %s", i, strerror(-err));
+		if (i % 2) {
+			/* Half of them start a session first. */
+			cr_assert_eq(np_version(c[i], 8192, "9P2000.L", NULL, NULL, 0), 0);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		np_client_close(c[i]);
+	expect_server_fine();
+}
