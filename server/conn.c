@@ -144,7 +144,34 @@ static void tag_remove(struct conn *c, struct req *r)
 	if (*pp == r) {
 		*pp = r->tnext;
 		r->tnext = NULL;
-		c->inflight--;
+	}
+}
+
+/* Tversion: every other request of the old session loses its tag (the
+ * client may reuse it at once) and its reply; queued work is cancelled and
+ * lock waits end. */
+void conn_abort_requests(struct conn *c, struct req *keep)
+{
+	for (unsigned i = 0; i < CONN_TAG_BUCKETS; i++) {
+		struct req *r = c->tags[i];
+		c->tags[i] = NULL;
+		while (r) {
+			struct req *next = r->tnext;
+			r->tnext = NULL;
+			if (r == keep) {
+				r->tnext = c->tags[i];
+				c->tags[i] = r;
+			} else {
+				r->flushed = true;
+				if (r->state == REQ_QUEUED) {
+					uv_cancel((uv_req_t *)&r->work);
+				} else if (r->state == REQ_LOCKWAIT) {
+					server_lock_unwait(r);
+					req_complete(r);
+				}
+			}
+			r = next;
+		}
 	}
 }
 
@@ -195,6 +222,7 @@ void req_complete(struct req *r)
 	struct conn *c = r->conn;
 	c->refs++; /* r may be the last request holding c */
 	tag_remove(c, r);
+	c->inflight--;
 	r->state = REQ_DONE;
 	struct req *flushers = r->flushers;
 	r->flushers = NULL;

@@ -243,6 +243,7 @@ static int prep_version(struct req *r)
 	}
 	/* A new session: every fid goes, replies of older requests are
 	 * dropped (their generation no longer matches). */
+	conn_abort_requests(c, r);
 	fid_table_free(&c->fids);
 	c->generation++;
 	r->generation = c->generation;

@@ -197,6 +197,7 @@ void req_queue_work(struct req *r); /* loop thread: run ops work fn */
 void conn_unref(struct conn *c);
 struct req *conn_find_tag(struct conn *c, uint16_t tag);
 void conn_flush(struct req *flush, uint16_t oldtag);
+void conn_abort_requests(struct conn *c, struct req *keep);
 void server_flush_replies(uv_check_t *h); /* the loop's check callback */
 /* Make r->outbuf hold at least size bytes; 0 or -ENOMEM.  Worker-safe. */
 int req_out_reserve(struct req *r, uint32_t size);

@@ -95,8 +95,8 @@ Test(files, lcreate_with_excl_on_an_existing_name_fails_with_eexist)
 {
 	cr_assert_eq(np_fixture_write(&fx, "exists", "keep", 4), 0);
 	uint32_t f = walk_to(fx.c, fx.root, "");
-	cr_expect_eq(np_lcreate(fx.c, f, "exists", NP_DOTL_RDWR | NP_DOTL_EXCL, 0644, 0, NULL, NULL),
-		     -EEXIST);
+	int err = np_lcreate(fx.c, f, "exists", NP_DOTL_RDWR | NP_DOTL_EXCL, 0644, 0, NULL, NULL);
+	cr_expect_eq(err, -EEXIST, "Tlcreate O_EXCL of an existing file: %s", strerror(-err));
 	char buf[8];
 	cr_expect_eq(np_fixture_read(&fx, "exists", buf, sizeof(buf)), 4);
 }
