@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "remap/state.h"
 #include "server/fsops.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -40,7 +41,24 @@ static int export_open(struct export *e, const struct export_conf *conf)
 		return -errno;
 	e->root_dev = st.st_dev;
 	e->root_ino = st.st_ino;
-	e->remap = remap_new(conf->multidevs, st.st_dev);
+	if (conf->remap_state) {
+		/* Restored tables give the guest the same qid paths as before
+		 * the restart; a file that does not fit is refused, never
+		 * partly reused. */
+		char err[256] = "";
+		int rc = remap_state_load(conf->remap_state, st.st_dev, &e->remap, err, sizeof err);
+		if (rc == 0) {
+			log_info("export '%s': remap state restored from %s", conf->name,
+				 conf->remap_state);
+		} else if (rc != -ENOENT) {
+			log_error("export '%s': remap_state %s refused: %s (remove the file to start "
+				  "with fresh qid paths)",
+				  conf->name, conf->remap_state, err[0] ? err : strerror(-rc));
+			return rc;
+		}
+	}
+	if (!e->remap)
+		e->remap = remap_new(conf->multidevs, st.st_dev);
 	if (!e->remap)
 		return -ENOMEM;
 	log_info("export '%s': %s (device %u:%u, multidevs=%s%s)", conf->name, e->realpath,
@@ -49,8 +67,27 @@ static int export_open(struct export *e, const struct export_conf *conf)
 	return 0;
 }
 
+/* Writes each export's remap_state file (at exit and on SIGUSR1). */
+static void server_save_remap_state(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nexports; i++) {
+		struct export *e = &srv->exports[i];
+		if (!e->remap || !e->conf->remap_state)
+			continue;
+		char err[256] = "";
+		int rc = remap_state_save(e->remap, e->conf->remap_state, err, sizeof err);
+		if (rc)
+			log_error("export '%s': cannot save remap state to %s: %s", e->conf->name,
+				  e->conf->remap_state, err[0] ? err : strerror(-rc));
+		else
+			log_info("export '%s': remap state saved to %s", e->conf->name,
+				 e->conf->remap_state);
+	}
+}
+
 void server_log_stats(struct server *srv)
 {
+	server_save_remap_state(srv);
 	for (size_t i = 0; i < srv->nexports; i++) {
 		struct export *e = &srv->exports[i];
 		if (!e->remap)

@@ -3,8 +3,9 @@
 . ./core.sh
 . ./extras.sh
 
-mount_or_abort p9a /mnt/none
-mount_or_abort p9b /mnt/second
+# locktimeout: a blocked lock is retried every second, not every 30.
+mount_or_abort p9a /mnt/none locktimeout=1
+mount_or_abort p9b /mnt/second locktimeout=1
 
 CHECK_PREFIX=none/
 core_suite /mnt/none core-none
