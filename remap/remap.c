@@ -26,11 +26,11 @@ _Static_assert(REMAP_EXACT_IDS < (UINT64_C(1) << 62), "exact ids must fit below 
 /*
  * An insert-only open-addressing table from a 128-bit key to a value.
  * Readers take no lock: a slot is published by a release store of its value
- * after its key is written, and a key is never moved or removed, so a reader
- * that acquires a non-zero value also sees the key that goes with it.  Only
- * the engine lock's holder inserts.  Growing publishes a bigger copy and
- * retires the old table until remap_free(), because a reader may still be
- * probing it; retired tables add up to less than the live one.
+ * after its key is written and never changes after that, so a reader that
+ * acquires a non-zero value also sees the key that goes with it.  Only the
+ * engine lock's holder inserts.  Growing publishes a bigger copy and retires
+ * the old table until remap_free(), because a reader may still be probing
+ * it; retired tables add up to less than the live one.
  */
 struct slot {
 	uint64_t k1, k2;

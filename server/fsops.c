@@ -87,9 +87,13 @@ int fs_open_flags(uint32_t dotl)
 	return flags;
 }
 
-int fs_reopen(int pathfd, mode_t mode, int host_flags)
+int fs_reopen(int pathfd, mode_t mode, mode_t host_mode, int host_flags)
 {
 	int fd;
+	/* Both views must agree: under mapped-xattr a guest "regular file"
+	 * could be a host device node carrying a forged mode xattr. */
+	if ((mode & S_IFMT) != (host_mode & S_IFMT) && !(S_ISREG(host_mode) && !S_ISDIR(mode)))
+		return -ENXIO;
 	if (S_ISDIR(mode)) {
 		if ((host_flags & O_ACCMODE) != O_RDONLY || (host_flags & O_TRUNC))
 			return -EISDIR;
@@ -170,14 +174,36 @@ int fs_parent(const struct export *e, int fd, int *parentfd, char name[FS_NAME_B
 	return 0;
 }
 
-static bool daemon_is_root;
 static _Thread_local const struct user *cur_user;
 static _Thread_local gid_t cur_gid;
 static _Thread_local bool cur_valid;
-
+static bool daemon_is_root;
+static gid_t daemon_groups[256];
+static int daemon_ngroups;
 void creds_set_root_mode(bool is_root)
 {
 	daemon_is_root = is_root;
+	int n = getgroups(256, daemon_groups);
+	daemon_ngroups = n > 0 ? n : 0;
+}
+
+static const struct user daemon_self; /* a marker: the daemon's identity */
+
+int creds_enter_daemon(void)
+{
+	if (!daemon_is_root)
+		return 0;
+	if (cur_valid && cur_user == &daemon_self)
+		return 0;
+	cur_valid = false;
+	if (syscall(SYS_setgroups, (size_t)daemon_ngroups, daemon_groups) != 0)
+		return -EPERM;
+	cur_user = &daemon_self;
+	setfsgid(getegid());
+	setfsuid(geteuid());
+	cur_gid = getegid();
+	cur_valid = true;
+	return 0;
 }
 
 int creds_enter(const struct user *u, gid_t gid)

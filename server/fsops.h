@@ -34,7 +34,7 @@ void fs_proc_path(int fd, char buf[32]);
 /* Opens the object behind an O_PATH fd for I/O.  Directories open
  * read-only; symlinks fail with ELOOP; device nodes, FIFOs and sockets are
  * never opened on the host (ENXIO). */
-int fs_reopen(int pathfd, mode_t mode, int host_flags);
+int fs_reopen(int pathfd, mode_t mode, mode_t host_mode, int host_flags);
 
 /* Translates Tlopen/Tlcreate flags to host open(2) flags, dropping those
  * the server must decide itself (O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW,
@@ -53,6 +53,8 @@ int fs_parent(const struct export *e, int fd, int *parentfd, char name[FS_NAME_B
  * otherwise.  Per thread: setfsuid and the raw setgroups syscall do not
  * touch other threads. */
 int creds_enter(const struct user *u, gid_t gid);
+/* Back to the daemon's own identity (mapped-xattr, none). */
+int creds_enter_daemon(void);
 void creds_set_root_mode(bool is_root);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "server/access.h"
 #include "server/fsops.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -135,15 +136,32 @@ static int make_qid(struct export *e, const struct stat *st, int fd, const char 
 	return 0;
 }
 
+/* Run as whom the export's access model says (see access.h). */
 static int enter_as(struct req *r, const struct fid *f, gid_t gid)
 {
 	(void)r;
-	return creds_enter(f->user, gid);
+	return access_enter_create(f, gid);
 }
 
 static int enter(struct req *r, const struct fid *f)
 {
-	return f->user ? enter_as(r, f, f->user->gid) : 0;
+	(void)r;
+	return access_enter(f);
+}
+
+/* Stat fd as the guest sees it; also records the host's file type. */
+static int stat_fid_fd(struct export *e, int fd, struct stat *st, uint32_t *host_mode)
+{
+	struct stat host;
+	int rc = fs_stat(fd, &host);
+	if (rc)
+		return rc;
+	*host_mode = host.st_mode;
+	if (!access_mapped(e)) {
+		*st = host;
+		return 0;
+	}
+	return access_stat(e, fd, st);
 }
 
 /* ---- users ---- */
@@ -317,7 +335,7 @@ static void work_attach(struct req *r)
 		return;
 	}
 	struct stat st;
-	rc = fs_stat(f->pathfd, &st);
+	rc = stat_fid_fd(f->exp, f->pathfd, &st, &f->host_mode);
 	if (!rc)
 		rc = make_qid(f->exp, &st, f->pathfd, NULL, &f->qid);
 	f->mode = st.st_mode;
@@ -374,9 +392,17 @@ static void work_walk(struct req *r)
 		return;
 	}
 	struct stat st;
+	uint32_t host_mode = from->host_mode;
 	int rc = enter(r, from);
 	if (!rc)
-		rc = fs_stat(cur, &st);
+		rc = stat_fid_fd(e, cur, &st, &host_mode);
+	if (rc) {
+		close(cur);
+		r->err = rc;
+		fid_unref(r->newfid);
+		r->newfid = NULL;
+		return;
+	}
 	uint16_t n = r->in.u.twalk.nwname, i;
 	for (i = 0; i < n && !rc; i++) {
 		char name[FS_NAME_BUF];
@@ -404,7 +430,7 @@ static void work_walk(struct req *r)
 			break;
 		}
 		struct stat nst;
-		rc = fs_stat(next, &nst);
+		rc = stat_fid_fd(e, next, &nst, &host_mode);
 		if (!rc)
 			rc = make_qid(e, &nst, cur, name, &r->out.u.rwalk.wqids[i]);
 		close(cur);
@@ -426,6 +452,7 @@ static void work_walk(struct req *r)
 	}
 	r->newfid->pathfd = cur;
 	r->newfid->mode = st.st_mode;
+	r->newfid->host_mode = host_mode;
 	r->newfid->qid = n ? r->out.u.rwalk.wqids[n - 1] : from->qid;
 }
 
@@ -465,7 +492,7 @@ static void work_lopen(struct req *r)
 		return;
 	}
 	int flags = fs_open_flags(r->in.u.tlopen.flags);
-	int fd = fs_reopen(f->pathfd, f->mode, flags);
+	int fd = fs_reopen(f->pathfd, f->mode, f->host_mode, flags);
 	if (fd < 0) {
 		r->err = fd;
 		return;
@@ -512,6 +539,7 @@ static int prep_lcreate(struct req *r)
 static void work_lcreate(struct req *r)
 {
 	struct fid *dir = r->fid, *f = r->newfid;
+	struct export *e = dir->exp;
 	char name[FS_NAME_BUF];
 	int rc = fs_name(&r->in.u.tlcreate.name, name, false);
 	if (!rc)
@@ -523,16 +551,22 @@ static void work_lcreate(struct req *r)
 	int flags = fs_open_flags(r->in.u.tlcreate.flags) & ~O_DIRECTORY;
 	if (r->in.u.tlcreate.flags & NP_DOTL_EXCL)
 		flags |= O_EXCL;
+	mode_t mode = r->in.u.tlcreate.mode & 07777;
+	/* mapped-xattr: the host file is private to the daemon; the guest's
+	 * mode and owner go to the xattrs. */
 	int fd = openat(dir->pathfd, name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-			r->in.u.tlcreate.mode & 07777);
+			access_mapped(e) ? 0600 : mode);
 	if (fd < 0) {
 		r->err = -errno;
 		return;
 	}
+	rc = access_record_create(e, dir->pathfd, name, S_IFREG | mode, dir->user->uid,
+				  access_create_gid(dir, r->in.u.tlcreate.gid), 0);
 	struct stat st;
-	rc = fs_stat(fd, &st);
 	if (!rc)
-		rc = make_qid(dir->exp, &st, dir->pathfd, name, &f->qid);
+		rc = stat_fid_fd(e, fd, &st, &f->host_mode);
+	if (!rc)
+		rc = make_qid(e, &st, dir->pathfd, name, &f->qid);
 	f->pathfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (!rc && f->pathfd < 0)
 		rc = -errno;
@@ -755,7 +789,7 @@ static void work_getattr(struct req *r)
 {
 	struct fid *f = r->fid;
 	struct stat st;
-	int rc = fs_stat(f->pathfd, &st);
+	int rc = access_stat(f->exp, f->pathfd, &st);
 	struct np_attr *a = &r->out.u.rgetattr;
 	if (!rc)
 		rc = make_qid(f->exp, &st, f->pathfd, NULL, &a->qid);
@@ -795,22 +829,17 @@ static void work_setattr(struct req *r)
 	char proc[32];
 	fs_proc_path(f->pathfd, proc);
 	int rc = enter(r, f);
-	if (!rc && (v & NP_SETATTR_MODE)) {
-		if (S_ISLNK(f->mode))
-			rc = -EOPNOTSUPP;
-		else if (chmod(proc, r->in.u.tsetattr.mode & 07777))
-			rc = -errno;
-	}
+	if (!rc && (v & NP_SETATTR_MODE))
+		rc = access_chmod(f, r->in.u.tsetattr.mode);
 	if (!rc && (v & (NP_SETATTR_UID | NP_SETATTR_GID))) {
 		uid_t uid = (v & NP_SETATTR_UID) ? r->in.u.tsetattr.uid : (uid_t)-1;
 		gid_t gid = (v & NP_SETATTR_GID) ? r->in.u.tsetattr.gid : (gid_t)-1;
-		if (fchownat(f->pathfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-			rc = -errno;
+		rc = access_chown(f, uid, gid);
 	}
 	if (!rc && (v & NP_SETATTR_SIZE)) {
 		if (S_ISDIR(f->mode))
 			rc = -EISDIR;
-		else if (!S_ISREG(f->mode))
+		else if (!S_ISREG(f->mode) || !S_ISREG(f->host_mode))
 			rc = -EINVAL;
 		else if (r->in.u.tsetattr.size > INT64_MAX)
 			rc = -EFBIG;
@@ -835,7 +864,7 @@ static void work_setattr(struct req *r)
 				ts[1].tv_nsec = UTIME_NOW;
 			}
 		}
-		if (S_ISLNK(f->mode)) {
+		if (S_ISLNK(f->host_mode)) {
 			/* The /proc link would resolve to the symlink but utimensat
 			 * cannot take AT_SYMLINK_NOFOLLOW through it: use the
 			 * parent found inside the export. */
@@ -863,9 +892,9 @@ static void work_readlink(struct req *r)
 		r->err = -EINVAL;
 		return;
 	}
-	ssize_t n = readlinkat(r->fid->pathfd, "", target, sizeof target);
+	ssize_t n = access_readlink(r->fid, target, sizeof target);
 	if (n < 0) {
-		r->err = -errno;
+		r->err = (int)n;
 		return;
 	}
 	if ((size_t)n >= sizeof target || n > UINT16_MAX) {
@@ -890,14 +919,39 @@ static int prep_dir_create(struct req *r)
 	return or_work(take_dir(r, r->in.u.tmkdir.dfid, &r->fid, true));
 }
 
-/* After creating dirfd/name, stat it and produce its qid. */
-static void reply_created(struct req *r, const char *name, struct np_qid *q)
+/* After creating dirfd/name: record the guest's view (mapped-xattr; on
+ * failure the new name is removed again), stat it, produce its qid. */
+static void reply_created(struct req *r, const char *name, mode_t mode, gid_t gid, dev_t rdev,
+			  struct np_qid *q)
 {
+	struct fid *dir = r->fid;
+	int rc = access_record_create(dir->exp, dir->pathfd, name, mode, dir->user->uid,
+				      access_create_gid(dir, gid), rdev);
+	if (rc) {
+		unlinkat(dir->pathfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+		r->err = rc;
+		return;
+	}
 	struct stat st;
-	int rc = fs_stat_child(r->fid->pathfd, name, &st);
+	rc = access_stat_child(dir->exp, dir->pathfd, name, &st);
 	if (!rc)
-		rc = make_qid(r->fid->exp, &st, r->fid->pathfd, name, q);
+		rc = make_qid(dir->exp, &st, dir->pathfd, name, q);
 	r->err = rc;
+}
+
+/* mapped-xattr keeps a symlink as a regular file holding the target. */
+static int mapped_symlink(int dirfd, const char *name, const char *target)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(target);
+	ssize_t n = write(fd, target, len);
+	int rc = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	close(fd);
+	if (rc)
+		unlinkat(dirfd, name, 0);
+	return rc;
 }
 
 static void work_symlink(struct req *r)
@@ -918,11 +972,15 @@ static void work_symlink(struct req *r)
 	memcpy(target, t->s, t->len);
 	target[t->len] = '\0';
 	/* The target is stored, never resolved by the server. */
-	if (symlinkat(target, r->fid->pathfd, name)) {
-		r->err = -errno;
+	if (access_mapped(r->fid->exp))
+		rc = mapped_symlink(r->fid->pathfd, name, target);
+	else if (symlinkat(target, r->fid->pathfd, name))
+		rc = -errno;
+	if (rc) {
+		r->err = rc;
 		return;
 	}
-	reply_created(r, name, &r->out.u.rsymlink.qid);
+	reply_created(r, name, S_IFLNK | 0777, r->in.u.tsymlink.gid, 0, &r->out.u.rsymlink.qid);
 }
 
 static void work_mknod(struct req *r)
@@ -935,12 +993,16 @@ static void work_mknod(struct req *r)
 		r->err = rc;
 		return;
 	}
+	mode_t mode = r->in.u.tmknod.mode;
 	dev_t dev = makedev(r->in.u.tmknod.major, r->in.u.tmknod.minor);
-	if (mknodat(r->fid->pathfd, name, r->in.u.tmknod.mode, dev)) {
+	/* mapped-xattr: every special file is a plain file on the host, so
+	 * the host never gets a device node from a guest. */
+	bool mapped = access_mapped(r->fid->exp);
+	if (mknodat(r->fid->pathfd, name, mapped ? S_IFREG | 0600 : mode, mapped ? 0 : dev)) {
 		r->err = -errno;
 		return;
 	}
-	reply_created(r, name, &r->out.u.rmknod.qid);
+	reply_created(r, name, mode, r->in.u.tmknod.gid, dev, &r->out.u.rmknod.qid);
 }
 
 static void work_mkdir(struct req *r)
@@ -953,11 +1015,12 @@ static void work_mkdir(struct req *r)
 		r->err = rc;
 		return;
 	}
-	if (mkdirat(r->fid->pathfd, name, r->in.u.tmkdir.mode & 07777)) {
+	mode_t mode = r->in.u.tmkdir.mode & 07777;
+	if (mkdirat(r->fid->pathfd, name, access_mapped(r->fid->exp) ? 0700 : mode)) {
 		r->err = -errno;
 		return;
 	}
-	reply_created(r, name, &r->out.u.rmkdir.qid);
+	reply_created(r, name, S_IFDIR | mode, r->in.u.tmkdir.gid, 0, &r->out.u.rmkdir.qid);
 }
 
 static int prep_link(struct req *r)
@@ -1090,6 +1153,8 @@ static void work_xattrwalk(struct req *r)
 	struct fid *f = r->fid, *x = r->newfid;
 	char name[FS_NAME_BUF], proc[32];
 	int rc = xattr_name(&r->in.u.txattrwalk.name, name);
+	if (!rc && access_xattr_hidden(f->exp, name))
+		rc = -ENODATA;
 	if (!rc)
 		rc = enter(r, f);
 	if (rc) {
@@ -1113,6 +1178,9 @@ static void work_xattrwalk(struct req *r)
 		ssize_t got = name[0] ? getxattr(proc, name, x->xbuf, (size_t)n)
 				      : listxattr(proc, (char *)x->xbuf, (size_t)n);
 		if (got >= 0) {
+			if (!name[0])
+				got = (ssize_t)access_filter_xattr_list(f->exp, (char *)x->xbuf,
+									(size_t)got);
 			x->xsize = (uint64_t)got;
 			r->out.u.rxattrwalk.size = (uint64_t)got;
 			return;
@@ -1150,6 +1218,8 @@ static int prep_xattrcreate(struct req *r)
 		return rc;
 	if (!name[0])
 		return -EINVAL;
+	if (access_xattr_hidden(r->fid->exp, name))
+		return -EACCES;
 	/* The fid turns into the value being written; Tclunk sets it. */
 	struct fid *x = fid_like(r->fid->num, r->fid);
 	if (!x)
@@ -1157,6 +1227,7 @@ static int prep_xattrcreate(struct req *r)
 	r->newfid = x;
 	x->kind = FID_XATTR_WRITE;
 	x->mode = r->fid->mode;
+	x->host_mode = r->fid->host_mode;
 	x->pathfd = fcntl(r->fid->pathfd, F_DUPFD_CLOEXEC, 0);
 	x->xname = strdup(name);
 	x->xbuf = calloc(1, size ? (size_t)size : 1);
@@ -1206,7 +1277,7 @@ static void dirent_qid(struct fid *dir, const struct stat *dst, const struct lin
 	else if (!strcmp(d->d_name, "..") && is_export_root(e, dst))
 		st = *dst, rc = 0;
 	else
-		rc = fs_stat_child(dir->fd, d->d_name, &st);
+		rc = access_stat_child(e, dir->fd, d->d_name, &st);
 	if (!rc)
 		rc = make_qid(e, &st, dir->fd, d->d_name, q);
 	if (rc) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "remap/state.h"
+#include "server/access.h"
 #include "server/fsops.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -61,8 +62,10 @@ static int export_open(struct export *e, const struct export_conf *conf)
 		e->remap = remap_new(conf->multidevs, st.st_dev);
 	if (!e->remap)
 		return -ENOMEM;
-	log_info("export '%s': %s (device %u:%u, multidevs=%s%s)", conf->name, e->realpath,
-		 major(st.st_dev), minor(st.st_dev), multidevs_policy_name(conf->multidevs),
+	access_init(e);
+	log_info("export '%s': %s (device %u:%u, multidevs=%s, security_model=%s%s)", conf->name,
+		 e->realpath, major(st.st_dev), minor(st.st_dev),
+		 multidevs_policy_name(conf->multidevs), security_model_name(conf->security_model),
 		 conf->readonly ? ", read-only" : "");
 	return 0;
 }

@@ -21,17 +21,6 @@
 #include "proto/9p.h"
 #include "remap/remap.h"
 
-struct export {
-	const struct export_conf *conf;
-	char *realpath;      /* canonical host path of the root */
-	int rootfd;          /* O_PATH directory fd */
-	dev_t root_dev;
-	ino_t root_ino;
-	struct remap *remap; /* the multidevs policy engine */
-	atomic_bool forbid_logged;
-	atomic_bool warn_logged;
-};
-
 /* Who a request runs as (passthrough): an attached user. */
 struct user {
 	uid_t uid;
@@ -39,6 +28,17 @@ struct user {
 	int ngroups;
 	gid_t *groups;
 	struct user *next; /* server's user list */
+};
+
+struct export {
+	const struct export_conf *conf;
+	char *realpath;      /* canonical host path of the root */
+	int rootfd;          /* O_PATH directory fd */
+	dev_t root_dev;
+	ino_t root_ino;
+	struct remap *remap; /* the multidevs policy engine */
+	struct user squash; /* security_model=none with squash_uid/gid */
+	bool has_squash;
 };
 
 enum fid_kind {
@@ -56,7 +56,8 @@ struct fid {
 	int pathfd;          /* O_PATH (or a dup of the open fd) */
 	int fd;              /* open fd after Tlopen/Tlcreate, else -1 */
 	int open_flags;
-	uint32_t mode;       /* S_IFMT bits of the object */
+	uint32_t mode;       /* the object's mode as the guest sees it */
+	uint32_t host_mode;  /* its mode on the host (differs under mapped-xattr) */
 	struct np_qid qid;
 	bool opening;        /* a Tlopen/Tlcreate is in flight */
 	pthread_mutex_t lock; /* dirpos and xattr buffer */

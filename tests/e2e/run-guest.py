@@ -190,8 +190,12 @@ def make_initrd(run, phase, path):
     with open(os.path.join(e2e, "env"), "w") as f:
         for k, v in sorted(env.items()):
             f.write(f"{k}={shlex.quote(str(v))}\n")
+    script = phase.script
+    if run.args.guest_script:
+        script = "custom.sh"
+        shutil.copy(run.args.guest_script, os.path.join(e2e, script))
     with open(os.path.join(e2e, "main.sh"), "w") as f:
-        f.write(f". ./env\n. ./lib.sh\n. ./{phase.script}\n")
+        f.write(f". ./env\n. ./lib.sh\n. ./{script}\n")
     names = []
     for d, _, files in os.walk(root):
         rel = os.path.relpath(d, root)
@@ -432,6 +436,8 @@ def main():
     p.add_argument("--aname-path", action="store_true",
                    help="ninepd: attach with aname=<export path> instead of the empty aname")
     p.add_argument("--msize", type=int, default=0, help="msize mount option (default: the kernel's)")
+    p.add_argument("--guest-script", metavar="FILE",
+                   help="run FILE in the guest instead of the scenario's script (to try things by hand)")
     p.add_argument("--no-build", action="store_true", help="do not run build-guest.sh first")
     args = p.parse_args()
     if args.list:
