@@ -8,12 +8,19 @@ set -euo pipefail
 cd "$(dirname "$0")"
 top=$PWD
 
-build() { # build DIR [meson options...]
+build() { # build DIR [meson options...]; quiet unless it fails
   local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >/dev/null
+  local log
+  log=$(mktemp)
+  if { [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@"; } >"$log" 2>&1 &&
+     ninja -C "$dir" >>"$log" 2>&1; then
+    rm -f "$log"
+  else
+    cat "$log" >&2
+    rm -f "$log"
+    echo "dev.sh: building $dir failed" >&2
+    return 1
   fi
-  ninja -C "$dir" >/dev/null
 }
 
 case "${1:-}" in
