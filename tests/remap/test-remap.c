@@ -521,7 +521,7 @@ Test(remap, enfile_comes_only_when_codes_and_exact_ids_are_all_used)
 Test(remap, limits_beyond_the_encoding_are_rejected)
 {
 	struct remap_limits lim;
-	struct remap *r = (struct remap *)&lim;
+	struct remap *r = (struct remap *)&lim; /* not NULL: failure must clear it */
 
 	remap_default_limits(&lim);
 	lim.prefix_codes++;
@@ -722,7 +722,7 @@ static void put64(uint8_t *p, uint64_t v)
 /* Load must fail with want, name the problem, and hand out no engine. */
 static void assert_refused(int want, const char *reason)
 {
-	struct remap *r = (struct remap *)state_path;
+	struct remap *r = (struct remap *)state_path; /* not NULL: failure must clear it */
 	char err[512] = "";
 	int rc = remap_state_load(state_path, ROOT_DEV, &r, err, sizeof(err));
 
