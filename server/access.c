@@ -18,7 +18,7 @@
 void access_init(struct export *e)
 {
 	const struct export_conf *c = e->conf;
-	if (c->security_model != SECMODEL_NONE || (c->squash_uid < 0 && c->squash_gid < 0))
+	if (c->squash_uid < 0 && c->squash_gid < 0)
 		return;
 	e->squash.uid = c->squash_uid >= 0 ? (uid_t)c->squash_uid : 65534;
 	e->squash.gid = c->squash_gid >= 0 ? (gid_t)c->squash_gid : 65534;
@@ -35,7 +35,7 @@ const struct user *access_user(const struct fid *f)
 {
 	switch (f->exp->conf->security_model) {
 	case SECMODEL_PASSTHROUGH:
-		return f->user;
+		return f->exp->has_squash ? &f->exp->squash : f->user;
 	case SECMODEL_NONE:
 		return f->exp->has_squash ? &f->exp->squash : NULL;
 	default:
@@ -43,12 +43,14 @@ const struct user *access_user(const struct fid *f)
 	}
 }
 
+uid_t access_owner_uid(const struct fid *f)
+{
+	return f->exp->has_squash ? f->exp->squash.uid : f->user->uid;
+}
+
 gid_t access_create_gid(const struct fid *f, gid_t requested)
 {
-	const struct user *u = access_user(f);
-	if (f->exp->conf->security_model == SECMODEL_NONE)
-		return u ? u->gid : requested;
-	return requested;
+	return f->exp->has_squash ? f->exp->squash.gid : requested;
 }
 
 int access_enter(const struct fid *f)

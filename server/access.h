@@ -6,9 +6,9 @@
  *                 encoded as QEMU does (little-endian 32-bit, rdev 64-bit),
  *                 so an export QEMU used works unchanged; device nodes,
  *                 FIFOs, sockets and symlinks are regular files on the host;
- *   none/squash   no per-user switching; failing chown/chmod is ignored;
- *                 with squash_uid/squash_gid every request runs as, and
- *                 every file is created as, that user.
+ *   none/squash   no per-user switching; failing chown/chmod is ignored.
+ * squash_uid/squash_gid (any model): every request runs as, and every new
+ * file belongs to, that user (mapped-xattr: is recorded as owned by it).
  * Worker threads only (access_init: startup). */
 #ifndef NINEPD_SERVER_ACCESS_H
 #define NINEPD_SERVER_ACCESS_H
@@ -27,6 +27,7 @@ bool access_mapped(const struct export *e);
  * new files get when the client asked for `requested`. */
 const struct user *access_user(const struct fid *f);
 gid_t access_create_gid(const struct fid *f, gid_t requested);
+uid_t access_owner_uid(const struct fid *f); /* mapped: the recorded owner */
 int access_enter(const struct fid *f);
 int access_enter_create(const struct fid *f, gid_t requested);
 

@@ -536,6 +536,21 @@ static int prep_lcreate(struct req *r)
 	return r->newfid ? PREP_WORK : -ENOMEM;
 }
 
+/* Tlcreate of a name that exists: open it as Tlopen would (never a
+ * special file, never through a symlink). */
+static int open_existing(struct export *e, int dirfd, const char *name, int flags)
+{
+	int pfd = fs_open_child(dirfd, name);
+	if (pfd < 0)
+		return pfd;
+	struct stat st;
+	uint32_t host_mode;
+	int rc = stat_fid_fd(e, pfd, &st, &host_mode);
+	int fd = rc ? rc : fs_reopen(pfd, st.st_mode, host_mode, flags);
+	close(pfd);
+	return fd;
+}
+
 static void work_lcreate(struct req *r)
 {
 	struct fid *dir = r->fid, *f = r->newfid;
@@ -552,16 +567,24 @@ static void work_lcreate(struct req *r)
 	if (r->in.u.tlcreate.flags & NP_DOTL_EXCL)
 		flags |= O_EXCL;
 	mode_t mode = r->in.u.tlcreate.mode & 07777;
-	/* mapped-xattr: the host file is private to the daemon; the guest's
-	 * mode and owner go to the xattrs. */
-	int fd = openat(dir->pathfd, name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	/* Always create exclusively: O_CREAT on an existing name would open a
+	 * host FIFO or device, and under mapped-xattr would rewrite another
+	 * user's ownership.  An existing name (when the client did not ask for
+	 * O_EXCL) is opened like Tlopen opens it. */
+	int fd = openat(dir->pathfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			access_mapped(e) ? 0600 : mode);
+	bool created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !(r->in.u.tlcreate.flags & NP_DOTL_EXCL))
+		fd = open_existing(e, dir->pathfd, name, flags & ~O_EXCL);
+	else if (fd < 0)
+		fd = -errno;
 	if (fd < 0) {
-		r->err = -errno;
+		r->err = fd;
 		return;
 	}
-	rc = access_record_create(e, dir->pathfd, name, S_IFREG | mode, dir->user->uid,
-				  access_create_gid(dir, r->in.u.tlcreate.gid), 0);
+	if (created)
+		rc = access_record_create(e, dir->pathfd, name, S_IFREG | mode, access_owner_uid(dir),
+					  access_create_gid(dir, r->in.u.tlcreate.gid), 0);
 	struct stat st;
 	if (!rc)
 		rc = stat_fid_fd(e, fd, &st, &f->host_mode);
@@ -925,7 +948,7 @@ static void reply_created(struct req *r, const char *name, mode_t mode, gid_t gi
 			  struct np_qid *q)
 {
 	struct fid *dir = r->fid;
-	int rc = access_record_create(dir->exp, dir->pathfd, name, mode, dir->user->uid,
+	int rc = access_record_create(dir->exp, dir->pathfd, name, mode, access_owner_uid(dir),
 				      access_create_gid(dir, gid), rdev);
 	if (rc) {
 		unlinkat(dir->pathfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
@@ -1267,7 +1290,7 @@ struct linux_dirent64 {
  * root.  ".." of the export root is the root; an entry that vanished or
  * that the policy refuses keeps its raw d_ino on the directory's device. */
 static void dirent_qid(struct fid *dir, const struct stat *dst, const struct linux_dirent64 *d,
-		       struct np_qid *q)
+		       struct np_qid *q, uint8_t *dtype)
 {
 	struct export *e = dir->exp;
 	struct stat st;
@@ -1278,6 +1301,8 @@ static void dirent_qid(struct fid *dir, const struct stat *dst, const struct lin
 		st = *dst, rc = 0;
 	else
 		rc = access_stat_child(e, dir->fd, d->d_name, &st);
+	if (!rc && access_mapped(e))
+		*dtype = (uint8_t)IFTODT(st.st_mode); /* the guest's type, not the host's */
 	if (!rc)
 		rc = make_qid(e, &st, dir->fd, d->d_name, q);
 	if (rc) {
@@ -1339,7 +1364,7 @@ static void work_readdir(struct req *r)
 				full = true;
 				break;
 			}
-			dirent_qid(f, &dst, d, &ent.qid);
+			dirent_qid(f, &dst, d, &ent.qid, &ent.type);
 			np_dirpack_add(&pack, &ent);
 			f->dirpos = d->d_off;
 			pos += d->d_reclen;

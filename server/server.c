@@ -312,38 +312,47 @@ static int listen_tcp(struct server *srv, const char *addr, const char *hostport
 	return 0;
 }
 
-/* stdin/stdout: one client (inetd, a VMM, trans=fd).  A socket on fd 0
- * serves both directions; otherwise fd 0 reads and fd 1 writes. */
-static int serve_stdio(struct server *srv)
+int server_adopt_fds(struct server *srv, int in, int out, bool exit_on_hangup)
 {
 	struct conn *c = conn_new(srv);
 	if (!c)
 		return -ENOMEM;
-	c->stdio = true;
-	int type;
-	socklen_t len = sizeof type;
-	bool sock = getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
-	int in = dup(0);
+	c->stdio = exit_on_hangup;
 	int rc = conn_wrap_fd(srv, c, in, false);
-	if (!rc && sock) {
+	if (!rc && in == out) {
 		c->out = c->in;
 	} else if (!rc) {
-		int out = dup(1);
 		c->separate_out = true;
 		rc = conn_wrap_fd(srv, c, out, true);
 	}
-	/* The daemon's own stdout must not be the client's channel any more. */
+	if (!rc)
+		rc = conn_start(c);
+	if (rc) {
+		conn_close(c);
+		return rc;
+	}
+	return 0;
+}
+
+/* stdin/stdout: one client (inetd, a VMM, trans=fd).  A socket on fd 0
+ * serves both directions; otherwise fd 0 reads and fd 1 writes. */
+static int serve_stdio(struct server *srv)
+{
+	int type;
+	socklen_t len = sizeof type;
+	bool sock = getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+	int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	int out = sock ? in : fcntl(1, F_DUPFD_CLOEXEC, 3);
+	/* The daemon's own stdin/stdout must not be the client's channel. */
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
 		dup2(devnull, 0);
 		dup2(devnull, 1);
 		close(devnull);
 	}
-	if (!rc)
-		rc = conn_start(c);
+	int rc = in < 0 || out < 0 ? -EBADF : server_adopt_fds(srv, in, out, true);
 	if (rc) {
-		log_error("stdio: %s", uv_strerror(rc));
-		conn_close(c);
+		log_error("stdio: %s", strerror(-rc));
 		return rc;
 	}
 	log_info("serving one client on stdin/stdout");
@@ -467,14 +476,12 @@ static void server_finish(struct server *srv)
 	uv_close((uv_handle_t *)&srv->sig_usr1, noop_close_cb);
 }
 
-static bool finished;
-
 void server_maybe_finish(struct server *srv)
 {
-	if (!srv->stopping || finished)
+	if (!srv->stopping || srv->finished)
 		return;
 	if (server_inflight(srv) == 0) {
-		finished = true;
+		srv->finished = true;
 		server_finish(srv);
 	}
 }
@@ -484,8 +491,8 @@ static void drain_timeout_cb(uv_timer_t *t)
 	struct server *srv = t->data;
 	log_warn("shutdown: %u requests still in flight after %d ms; closing connections",
 		 server_inflight(srv), DRAIN_TIMEOUT_MS);
-	if (!finished) {
-		finished = true;
+	if (!srv->finished) {
+		srv->finished = true;
 		server_finish(srv);
 	}
 }

@@ -176,6 +176,7 @@ struct server {
 	uv_signal_t sig_term, sig_int, sig_usr1;
 	uv_timer_t drain_timer;
 	bool stopping;
+	bool finished;
 	bool is_root;
 	pthread_mutex_t users_lock;
 	struct user *users;
@@ -185,6 +186,10 @@ struct server {
 /* server.c */
 int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg);
 int server_listen(struct server *srv);
+/* Serves one client already connected on fds in/out (equal for a socket);
+ * the server stops when it hangs up if exit_on_hangup.  The server owns the
+ * fds from now on.  Used for -l stdio and by the request-path fuzzer. */
+int server_adopt_fds(struct server *srv, int in, int out, bool exit_on_hangup);
 void server_stop(struct server *srv);
 void server_free(struct server *srv);
 void server_log_stats(struct server *srv);

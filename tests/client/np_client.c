@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,6 +114,9 @@ static int connect_tcp(const char *hostport)
 			continue;
 		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			/* Requests are small and latency-bound: no Nagle. */
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			freeaddrinfo(res);
 			return fd;
 		}
@@ -221,37 +226,42 @@ int np_send(struct np_client *c, const struct np_msg *m)
 	}
 }
 
-/* Drop the frame handed out by the last receive. */
+/* Move a partial frame to the front to make room for reading. */
 static void compact(struct np_client *c)
 {
-	if (c->rconsumed == 0)
+	if (c->rstart == 0)
 		return;
-	memmove(c->rbuf, c->rbuf + c->rconsumed, c->rlen - c->rconsumed);
-	c->rlen -= c->rconsumed;
-	c->rconsumed = 0;
+	memmove(c->rbuf, c->rbuf + c->rstart, c->rlen - c->rstart);
+	c->rlen -= c->rstart;
+	c->rstart = 0;
 }
 
 /* Decode a complete buffered frame: 1 when *m was filled, 0 when more bytes
- * are needed, -EPROTO on a frame that cannot be decoded. */
+ * are needed, -EPROTO on a frame that cannot be decoded.  Releases the frame
+ * handed out before. */
 static int take_frame(struct np_client *c, struct np_msg *m)
 {
-	compact(c);
-	if (c->rlen < 4)
+	c->rstart += c->rconsumed;
+	c->rconsumed = 0;
+	size_t avail = c->rlen - c->rstart;
+	const uint8_t *p = c->rbuf + c->rstart;
+	if (avail < 4)
 		return 0;
-	uint32_t size = (uint32_t)c->rbuf[0] | (uint32_t)c->rbuf[1] << 8 |
-			(uint32_t)c->rbuf[2] << 16 | (uint32_t)c->rbuf[3] << 24;
+	uint32_t size = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			(uint32_t)p[3] << 24;
 	if (size < NP_HDRSZ || size > c->rcap)
 		return -EPROTO;
-	if (c->rlen < size)
+	if (avail < size)
 		return 0;
 	c->last_frame_size = size;
 	c->rconsumed = size;
-	return np_decode(c->rbuf, size, (uint32_t)c->rcap, m) < 0 ? -EPROTO : 1;
+	return np_decode(p, size, (uint32_t)c->rcap, m) < 0 ? -EPROTO : 1;
 }
 
 /* Read what is available (after waiting up to the timeout when block). */
 static int read_some(struct np_client *c, bool block)
 {
+	compact(c);
 	for (;;) {
 		ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
 		if (n > 0) {
@@ -309,8 +319,9 @@ int np_pipeline(struct np_client *c, struct np_msg *reqs, size_t n, size_t windo
 {
 	if (window == 0 || window > 0xFFFF)
 		window = 0xFFFF;
-	size_t *owner = malloc(0x10000 * sizeof(*owner));
-	uint16_t *free_tags = malloc(0x10000 * sizeof(*free_tags));
+	/* Tags 0..window-1; owner[tag] is the request index using it. */
+	size_t *owner = malloc(window * sizeof(*owner));
+	uint16_t *free_tags = malloc(window * sizeof(*free_tags));
 	if (!owner || !free_tags) {
 		free(owner);
 		free(free_tags);
@@ -319,7 +330,7 @@ int np_pipeline(struct np_client *c, struct np_msg *reqs, size_t n, size_t windo
 	size_t nfree = 0;
 	for (size_t t = window; t-- > 0;)
 		free_tags[nfree++] = (uint16_t)t;
-	for (size_t t = 0; t < 0x10000; t++)
+	for (size_t t = 0; t < window; t++)
 		owner[t] = SIZE_MAX;
 
 	size_t sent = 0, done = 0, out_off = 0, out_len = 0;
@@ -368,7 +379,7 @@ int np_pipeline(struct np_client *c, struct np_msg *reqs, size_t n, size_t windo
 			struct np_msg m;
 			int r;
 			while (err == 0 && (r = take_frame(c, &m)) != 0) {
-				if (r < 0 || owner[m.tag] == SIZE_MAX) {
+				if (r < 0 || m.tag >= window || owner[m.tag] == SIZE_MAX) {
 					err = -EPROTO;
 					break;
 				}
@@ -1233,11 +1244,15 @@ int np_rmtree(const char *path)
 int np_fixture_start(struct np_fixture *f, const char *opts, const char *const extra[])
 {
 	memset(f, 0, sizeof(*f));
+	f->daemon.stdio_fd = -1;
 	int err = np_tmpdir(f->export_dir, sizeof(f->export_dir), "ninepd-export");
 	if (err == 0)
 		err = np_tmpdir(f->run_dir, sizeof(f->run_dir), "ninepd-run");
-	if (err < 0)
+	if (err < 0) {
+		snprintf(f->error, sizeof(f->error), "temporary directory: %s", strerror(-err));
+		np_fixture_stop(f, NULL);
 		return err;
+	}
 	/* An export is normally searchable by everyone; mkdtemp made it 0700. */
 	chmod(f->export_dir, 0755);
 	snprintf(f->addr, sizeof(f->addr), "unix:%s/s", f->run_dir);
@@ -1250,10 +1265,19 @@ int np_fixture_start(struct np_fixture *f, const char *opts, const char *const e
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
 	err = np_daemon_start(&f->daemon, argv);
-	if (err < 0)
-		return err;
 	f->root = 1;
-	return np_session(&f->c, f->addr, NP_CLIENT_MSIZE, "", 0, f->root);
+	if (err == 0)
+		err = np_session(&f->c, f->addr, NP_CLIENT_MSIZE, "", 0, f->root);
+	if (err < 0) {
+		/* Test frameworks may skip the teardown when the setup fails. */
+		char *log = NULL;
+		np_fixture_stop(f, &log);
+		size_t len = log ? strlen(log) : 0;
+		snprintf(f->error, sizeof(f->error), "%s; daemon log ends:\n%s", strerror(-err),
+			 len > 1500 ? log + len - 1500 : log ? log : "");
+		free(log);
+	}
+	return err;
 }
 
 int np_fixture_stop(struct np_fixture *f, char **log)

@@ -38,8 +38,8 @@ struct np_client {
 	/* private */
 	uint8_t *sbuf, *rbuf;
 	size_t scap, rcap;
-	size_t rlen;              /* bytes buffered in rbuf */
-	size_t rconsumed;         /* bytes of rbuf owned by the last decoded frame */
+	size_t rstart, rlen;      /* unconsumed bytes are rbuf[rstart..rlen) */
+	size_t rconsumed;         /* size of the frame handed out last, at rstart */
 	uint16_t next_tag;
 	uint32_t next_fid;
 };
@@ -257,12 +257,14 @@ struct np_fixture {
 	struct np_daemon daemon;
 	struct np_client *c;       /* attached as root, n_uname 0 */
 	uint32_t root;             /* its root fid */
+	char error[2048];          /* why np_fixture_start() failed: the log's tail */
 };
 
 /*
  * Make the directories, start ninepd with "-l addr -e export_dir[opts]"
  * plus extra (NULL-terminated, may be NULL), connect and attach.  opts is
  * appended to the export spec verbatim (e.g. ",readonly"), may be NULL.
+ * On failure everything is cleaned up again and f->error tells why.
  */
 int np_fixture_start(struct np_fixture *f, const char *opts, const char *const extra[]);
 /* Close, stop the daemon and remove the directories.  Returns the daemon's

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "np_client.h"
 
@@ -14,7 +15,7 @@ static struct np_fixture fx;
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 }
 
 static void teardown(void)
@@ -335,4 +336,256 @@ Test(concurrency, two_clients_creating_in_one_directory_both_succeed)
 		cr_expect_eq(stat(np_fixture_path(&fx, names_b[i], p, sizeof(p)), &st), 0);
 	}
 	np_client_close(b);
+}
+
+/* --- blocking locks and other clients ----------------------------------------- */
+
+static struct np_client *client_with_file(uint32_t *fid)
+{
+	struct np_client *c;
+	cr_assert_eq(np_fixture_client(&fx, 0, &c, 1), 0);
+	int err = np_open(c, 1, "locked", NP_DOTL_RDWR, fid);
+	cr_assert_eq(err, 0, "open: %s", strerror(-err));
+	return c;
+}
+
+static uint8_t try_lock(struct np_client *c, uint32_t fid, uint8_t type)
+{
+	uint8_t status = 0xff;
+	int err = np_lock(c, fid, type, 0, 0, 0, 1, "t", &status);
+	cr_assert_eq(err, 0, "Tlock: %s", strerror(-err));
+	return status;
+}
+
+/* Sends a blocking write lock with `tag` and checks that it is waiting. */
+static void start_waiting_lock(struct np_client *c, uint32_t fid, uint16_t tag)
+{
+	struct np_msg m = {.type = NP_TLOCK, .tag = tag}, r;
+	m.u.tlock.fid = fid;
+	m.u.tlock.type = NP_LOCK_TYPE_WRLCK;
+	m.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
+	m.u.tlock.proc_id = 7;
+	m.u.tlock.client_id = np_str_c("waiter");
+	cr_assert_eq(np_send(c, &m), 0);
+	c->timeout_ms = 100;
+	int err = np_recv(c, &r);
+	c->timeout_ms = 5000;
+	cr_assert_eq(err, -ETIMEDOUT, "the blocking lock did not wait (reply %s)",
+		     err == 0 ? np_type_name(r.type) : strerror(-err));
+}
+
+Test(concurrency, flush_affects_only_its_own_connection)
+{
+	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
+	uint32_t fh, fw, fo;
+	struct np_client *holder = client_with_file(&fh), *waiter = client_with_file(&fw);
+	struct np_client *other = client_with_file(&fo);
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
+	start_waiting_lock(waiter, fw, 500);
+	/* Another connection flushes the same tag number: its own, idle one. */
+	cr_expect_eq(np_flush(other, 500), 0);
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+	struct np_msg r;
+	int err = np_recv(waiter, &r);
+	cr_assert_eq(err, 0, "the waiting lock was lost: %s", strerror(-err));
+	cr_expect_eq(r.tag, 500);
+	cr_assert_eq(r.type, NP_RLOCK, "%s", np_type_name(r.type));
+	cr_expect_eq(r.u.rlock.status, NP_LOCK_SUCCESS);
+	np_client_close(holder);
+	np_client_close(waiter);
+	np_client_close(other);
+}
+
+Test(concurrency, many_waiting_locks_do_not_starve_other_clients)
+{
+	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
+	enum { WAITERS = 24 };
+	uint32_t fh, fw[WAITERS];
+	struct np_client *holder = client_with_file(&fh), *w[WAITERS];
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
+	for (int i = 0; i < WAITERS; i++) {
+		w[i] = client_with_file(&fw[i]);
+		start_waiting_lock(w[i], fw[i], 1);
+	}
+	/* Reads, writes and directory work still get done meanwhile. */
+	for (int i = 0; i < 20; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "busy-%d", i);
+		int err = np_mkdir(fx.c, fx.root, name, 0755, 0, NULL);
+		cr_assert_eq(err, 0, "Tmkdir %d while %d locks wait: %s", i, WAITERS, strerror(-err));
+		err = np_fsync(holder, fh, 0);
+		cr_assert_eq(err, 0, "Tfsync while locks wait: %s", strerror(-err));
+	}
+	/* Handing the lock round: each waiter gets it in turn. */
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+	int remaining = WAITERS, spins = 0;
+	while (remaining > 0) {
+		int got = -1;
+		for (int i = 0; i < WAITERS && got < 0; i++) {
+			if (!w[i])
+				continue;
+			struct np_msg r;
+			w[i]->timeout_ms = 0;
+			int err = np_recv(w[i], &r);
+			w[i]->timeout_ms = 5000;
+			if (err == 0) {
+				cr_assert_eq(r.type, NP_RLOCK);
+				cr_assert_eq(r.u.rlock.status, NP_LOCK_SUCCESS);
+				got = i;
+			}
+		}
+		if (got < 0) {
+			cr_assert_lt(++spins, 500, "the lock is not handed on (%d waiting)", remaining);
+			usleep(10000);
+			continue;
+		}
+		cr_assert_eq(try_lock(w[got], fw[got], NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+		np_client_close(w[got]);
+		w[got] = NULL;
+		remaining--;
+	}
+	np_client_close(holder);
+}
+
+Test(concurrency, disconnect_cancels_a_waiting_lock)
+{
+	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
+	uint32_t fh, fw;
+	struct np_client *holder = client_with_file(&fh), *waiter = client_with_file(&fw);
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
+	start_waiting_lock(waiter, fw, 9);
+	np_client_close(waiter);
+	usleep(100000);
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+	usleep(200000);
+	/* Nobody holds it: the gone client's request did not take it. */
+	uint32_t fo;
+	struct np_client *other = client_with_file(&fo);
+	cr_expect_eq(try_lock(other, fo, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
+	np_client_close(other);
+	np_client_close(holder);
+}
+
+/* --- requests racing on one fid ------------------------------------------------ */
+
+/* Accepts any reply: only completeness and the server's health matter. */
+static int any_reply(void *arg, size_t i, const struct np_msg *r)
+{
+	unsigned *n = arg;
+	(void)i;
+	(void)r;
+	(*n)++;
+	return 0;
+}
+
+Test(concurrency, clunk_with_reads_in_flight_on_the_fid)
+{
+	static uint8_t big[1 << 20];
+	cr_assert_eq(np_fixture_write(&fx, "big", big, sizeof(big)), 0);
+	for (int round = 0; round < 20; round++) {
+		uint32_t f;
+		cr_assert_eq(np_open(fx.c, fx.root, "big", NP_DOTL_RDONLY, &f), 0);
+		enum { N = 30 };
+		struct np_msg reqs[N + 2];
+		memset(reqs, 0, sizeof(reqs));
+		for (int i = 0; i < N; i++) {
+			reqs[i].type = NP_TREAD;
+			reqs[i].u.tread.fid = f;
+			reqs[i].u.tread.offset = (uint64_t)i * 30000;
+			reqs[i].u.tread.count = 30000;
+		}
+		reqs[N].type = NP_TCLUNK;
+		reqs[N].u.tclunk.fid = f;
+		reqs[N + 1].type = NP_TCLUNK;
+		reqs[N + 1].u.tclunk.fid = f;
+		unsigned n = 0;
+		cr_assert_eq(np_pipeline(fx.c, reqs, N + 2, N + 2, any_reply, &n), 0);
+		cr_assert_eq(n, N + 2);
+		cr_expect_lt(np_getattr(fx.c, f, NP_GETATTR_BASIC, NULL), 0, "fid alive after Tclunk");
+	}
+	cr_expect_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL), 0);
+}
+
+Test(concurrency, requests_racing_on_one_fid_all_complete)
+{
+	cr_assert_eq(np_fixture_mkdir(&fx, "sub", 0755), 0);
+	cr_assert_eq(np_fixture_write(&fx, "sub/f", "data", 4), 0);
+	for (int round = 0; round < 20; round++) {
+		uint32_t d = np_fid_new(fx.c), nf = np_fid_new(fx.c);
+		cr_assert_eq(np_walk_path(fx.c, fx.root, d, "", NULL), 0);
+		enum { N = 40 };
+		struct np_msg reqs[N];
+		memset(reqs, 0, sizeof(reqs));
+		for (int i = 0; i < N; i++) {
+			struct np_msg *m = &reqs[i];
+			switch (i % 8) {
+			case 3: /* moves d into sub, or fails once it is there */
+				m->type = NP_TWALK;
+				m->u.twalk.fid = d;
+				m->u.twalk.newfid = d;
+				m->u.twalk.nwname = 1;
+				m->u.twalk.wnames[0] = np_str_c("sub");
+				break;
+			case 5:
+				m->type = NP_TWALK;
+				m->u.twalk.fid = d;
+				m->u.twalk.newfid = nf;
+				break;
+			case 6:
+				m->type = NP_TCLUNK;
+				m->u.tclunk.fid = nf;
+				break;
+			case 7:
+				m->type = NP_TREADDIR;
+				m->u.treaddir.fid = d;
+				m->u.treaddir.count = 1000;
+				break;
+			default:
+				m->type = NP_TGETATTR;
+				m->u.tgetattr.fid = d;
+				m->u.tgetattr.request_mask = NP_GETATTR_ALL;
+			}
+		}
+		reqs[N - 1].type = NP_TCLUNK;
+		reqs[N - 1].u.tclunk.fid = d;
+		unsigned n = 0;
+		cr_assert_eq(np_pipeline(fx.c, reqs, N, N, any_reply, &n), 0);
+		cr_assert_eq(n, N);
+		np_clunk(fx.c, nf);
+		np_clunk(fx.c, d);
+	}
+	cr_expect_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL), 0);
+}
+
+Test(concurrency, version_cancels_a_waiting_lock)
+{
+	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
+	uint32_t fh, fw;
+	struct np_client *holder = client_with_file(&fh), *waiter = client_with_file(&fw);
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
+	start_waiting_lock(waiter, fw, 3);
+	struct np_msg v = {.type = NP_TVERSION, .tag = NP_NOTAG}, r;
+	v.u.tversion.msize = 8192;
+	v.u.tversion.version = np_str_c("9P2000.L");
+	cr_assert_eq(np_send(waiter, &v), 0);
+	waiter->timeout_ms = 3000;
+	for (;;) {
+		int err = np_recv(waiter, &r);
+		cr_assert_eq(err, 0, "no Rversion while a Tlock waits: %s", strerror(-err));
+		if (r.tag == NP_NOTAG)
+			break;
+		cr_expect_eq(r.tag, 3, "reply with tag %u", r.tag);
+		if (r.type == NP_RLOCK)
+			cr_expect_neq(r.u.rlock.status, NP_LOCK_SUCCESS);
+	}
+	cr_expect_eq(r.type, NP_RVERSION);
+	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+	usleep(200000);
+	uint32_t fo;
+	struct np_client *other = client_with_file(&fo);
+	cr_expect_eq(try_lock(other, fo, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS,
+		     "the lock went to the reset session");
+	np_client_close(other);
+	np_client_close(holder);
+	np_client_close(waiter);
 }

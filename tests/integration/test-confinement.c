@@ -34,7 +34,7 @@ static void outside_path(const char *name, char *buf, size_t cap)
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 	snprintf(outside, sizeof(outside), "%s/outside", fx.run_dir);
 	cr_assert_eq(mkdir(outside, 0755), 0);
 	char p[512], rel[512], run[256];
@@ -648,4 +648,71 @@ Test(confinement, paths_deeper_than_path_max_work)
 	cr_expect_eq(np_unlinkat(fx.c, dir, "sym", 0), 0);
 	cr_expect_eq(np_statfs(fx.c, dir, NULL), 0);
 	free(path);
+}
+
+/* --- the export root itself --------------------------------------------------------- */
+
+Test(confinement, remove_of_the_export_root_fails)
+{
+	/* An empty export, so that rmdir(2) itself would succeed. */
+	cr_assert_eq(np_rmtree(fx.export_dir), 0);
+	cr_assert_eq(mkdir(fx.export_dir, 0755), 0);
+	struct np_client *c;
+	/* The old root fid refers to the removed directory: attach anew. */
+	cr_assert_eq(np_fixture_client(&fx, 0, &c, 1), 0);
+	uint32_t r = np_fid_new(c);
+	cr_assert_eq(np_walk(c, 1, r, 0, NULL, NULL, NULL), 0);
+	cr_expect_lt(np_remove(c, r), 0, "Tremove of the export root succeeded");
+	struct stat st;
+	cr_expect_eq(stat(fx.export_dir, &st), 0, "the export directory is gone");
+	np_client_close(c);
+}
+
+Test(confinement, rename_of_the_export_root_fails)
+{
+	char parent_entry[512], exp[256];
+	snprintf(exp, sizeof(exp), "%s", fx.export_dir);
+	cr_expect_lt(np_rename(fx.c, walk_to(""), walk_to("a"), "moved-root"), 0,
+		     "Trename of the root into a subdirectory");
+	cr_expect_lt(np_rename(fx.c, walk_to(""), walk_to(""), "renamed-root"), 0,
+		     "Trename of the root");
+	cr_expect_lt(np_renameat(fx.c, fx.root, "..", fx.root, "x"), 0);
+	struct stat st;
+	cr_expect_eq(stat(fx.export_dir, &st), 0, "the export directory moved");
+	snprintf(parent_entry, sizeof(parent_entry), "%s/../renamed-root", exp);
+	cr_expect_neq(stat(parent_entry, &st), 0, "the export was renamed in its parent");
+	cr_expect_lt(np_link(fx.c, fx.root, walk_to(""), "rootlink"), 0);
+}
+
+Test(confinement, names_longer_than_255_bytes_are_refused)
+{
+	/* The longest still fits the fixture's msize of 65536. */
+	static char longname[60001];
+	size_t lens[] = {256, 4096, 60000};
+	char *before = snapshot();
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		memset(longname, 'n', lens[i]);
+		longname[lens[i]] = '\0';
+		cr_expect_eq(np_lcreate(fx.c, walk_to("a"), longname, NP_DOTL_RDWR, 0644, 0, NULL, NULL),
+			     -ENAMETOOLONG, "Tlcreate name of %zu bytes", lens[i]);
+		cr_expect_eq(np_mkdir(fx.c, fx.root, longname, 0755, 0, NULL), -ENAMETOOLONG,
+			     "Tmkdir name of %zu bytes", lens[i]);
+		cr_expect_eq(np_symlink(fx.c, fx.root, longname, "t", 0, NULL), -ENAMETOOLONG,
+			     "Tsymlink name of %zu bytes", lens[i]);
+		cr_expect_eq(np_renameat(fx.c, fx.root, "f", fx.root, longname), -ENAMETOOLONG,
+			     "Trenameat to a name of %zu bytes", lens[i]);
+		cr_expect_eq(np_unlinkat(fx.c, fx.root, longname, 0), -ENAMETOOLONG,
+			     "Tunlinkat of a name of %zu bytes", lens[i]);
+		const char *names[] = {longname};
+		int err = np_walk(fx.c, fx.root, np_fid_new(fx.c), 1, names, NULL, NULL);
+		cr_expect_eq(err, -ENAMETOOLONG, "Twalk to a name of %zu bytes: %s", lens[i],
+			     strerror(-err));
+	}
+	/* A symlink target may be long, but not beyond PATH_MAX. */
+	memset(longname, 't', 60000);
+	longname[60000] = '\0';
+	cr_expect_eq(np_symlink(fx.c, fx.root, "longtarget", longname, 0, NULL), -ENAMETOOLONG);
+	expect_unchanged(before, "long names", &(struct badname){"(long)", 6});
+	free(before);
+	cr_expect_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL), 0);
 }

@@ -19,7 +19,7 @@ static struct np_fixture fx;
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 }
 
 static void teardown(void)
@@ -626,4 +626,78 @@ Test(files, uid_1000_can_remove_only_what_it_may)
 	cr_expect_eq(np_unlinkat(u, pub, "f", 0), 0);
 	cr_expect_not(host_exists("pub/f"));
 	np_client_close(u);
+}
+
+/* --- requests on fids of the wrong kind or state --------------------------- */
+
+Test(files, lcreate_on_an_open_directory_fid_fails)
+{
+	uint32_t d = open_path(fx.c, fx.root, "", NP_DOTL_RDONLY | NP_DOTL_DIRECTORY);
+	int err = np_lcreate(fx.c, d, "x", NP_DOTL_RDWR, 0644, 0, NULL, NULL);
+	cr_expect_lt(err, 0, "Tlcreate on an open fid succeeded");
+	cr_expect_not(host_exists("x"));
+}
+
+Test(files, read_on_an_open_directory_fails_with_eisdir)
+{
+	uint32_t d = open_path(fx.c, fx.root, "", NP_DOTL_RDONLY | NP_DOTL_DIRECTORY);
+	char buf[64];
+	cr_expect_eq(np_read(fx.c, d, 0, sizeof(buf), buf, NULL), -EISDIR);
+}
+
+Test(files, readdir_on_an_open_file_fails)
+{
+	cr_assert_eq(np_fixture_write(&fx, "f", "data", 4), 0);
+	uint32_t f = open_path(fx.c, fx.root, "f", NP_DOTL_RDONLY);
+	char buf[256];
+	/* getdents(2) says ENOTDIR; EBADF (not open as a directory) is fair too. */
+	int err = np_readdir(fx.c, f, 0, sizeof(buf), buf, NULL);
+	cr_expect(err == -ENOTDIR || err == -EBADF, "Treaddir on an open file: %s",
+		  strerror(-err));
+}
+
+Test(files, unopened_fid_follows_its_file_through_a_rename_by_another_client)
+{
+	cr_assert_eq(np_fixture_mkdir(&fx, "sub", 0755), 0);
+	cr_assert_eq(np_fixture_write(&fx, "f", "data", 4), 0);
+	uint32_t f = walk_to(fx.c, fx.root, "f");
+	struct np_client *other;
+	cr_assert_eq(np_fixture_client(&fx, 0, &other, 1), 0);
+	cr_assert_eq(np_renameat(other, 1, "f", walk_to(other, 1, "sub"), "g"), 0);
+	np_client_close(other);
+	struct np_attr a;
+	cr_expect_eq(np_getattr(fx.c, f, NP_GETATTR_BASIC, &a), 0);
+	cr_expect_eq(a.size, 4);
+	cr_assert_eq(np_lopen(fx.c, f, NP_DOTL_RDWR, NULL, NULL), 0, "Tlopen after the rename");
+	cr_expect_eq(np_write(fx.c, f, 4, "more", 4, NULL), 0);
+	char buf[16];
+	cr_expect_eq(np_fixture_read(&fx, "sub/g", buf, sizeof(buf)), 8);
+}
+
+Test(files, io_at_huge_offsets_fails_cleanly)
+{
+	uint32_t f = create("f", NP_DOTL_RDWR, 0644);
+	char buf[16];
+	uint32_t got = 99;
+	int err = np_read(fx.c, f, UINT64_MAX - 5, sizeof(buf), buf, &got);
+	cr_expect(err == -EINVAL || (err == 0 && got == 0), "Tread at 2^64-6: %s, %u bytes",
+		  strerror(-err), got);
+	err = np_write(fx.c, f, UINT64_MAX - 5, "x", 1, NULL);
+	cr_expect(err == -EINVAL || err == -EFBIG, "Twrite at 2^64-6: %s", strerror(-err));
+	err = np_write(fx.c, f, (uint64_t)INT64_MAX, "x", 1, NULL);
+	cr_expect(err == -EINVAL || err == -EFBIG, "Twrite at 2^63-1: %s", strerror(-err));
+	struct np_setattr sa = {.valid = NP_SETATTR_SIZE, .size = UINT64_MAX};
+	err = np_setattr(fx.c, f, &sa);
+	cr_expect(err == -EINVAL || err == -EFBIG, "Tsetattr size 2^64-1: %s", strerror(-err));
+	cr_expect_eq(host_stat("f").st_size, 0);
+}
+
+Test(files, lock_on_an_unopened_fid_fails)
+{
+	cr_assert_eq(np_fixture_write(&fx, "f", "data", 4), 0);
+	uint32_t f = walk_to(fx.c, fx.root, "f");
+	uint8_t status = 0xff;
+	int err = np_lock(fx.c, f, NP_LOCK_TYPE_WRLCK, 0, 0, 0, 1, "c", &status);
+	cr_expect(err < 0 || status == NP_LOCK_ERROR, "Tlock on an unopened fid: %s, status %u",
+		  strerror(-err), status);
 }

@@ -39,7 +39,7 @@ static char *tree(void)
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, ",readonly", NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 	cr_assert_eq(np_fixture_write(&fx, "f", "contents", 8), 0);
 	cr_assert_eq(np_fixture_mkdir(&fx, "d", 0755), 0);
 	cr_assert_eq(np_fixture_mkdir(&fx, "empty", 0755), 0);

@@ -17,7 +17,7 @@ static struct np_fixture fx;
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 	cr_assert_eq(np_fixture_write(&fx, "file", "0123456789", 10), 0);
 }
 
@@ -482,5 +482,32 @@ Test(robustness, many_connections_opened_and_dropped)
 	}
 	for (int i = 0; i < N; i++)
 		np_client_close(c[i]);
+	expect_server_fine();
+}
+
+Test(robustness, readdir_at_bogus_offsets_does_not_crash)
+{
+	cr_assert_eq(np_fixture_mkdir(&fx, "d", 0755), 0);
+	cr_assert_eq(np_fixture_write(&fx, "d/x", "", 0), 0);
+	uint32_t d;
+	cr_assert_eq(np_open(fx.c, fx.root, "d", NP_DOTL_RDONLY | NP_DOTL_DIRECTORY, &d), 0);
+	uint64_t offsets[] = {UINT64_MAX, (uint64_t)INT64_MAX, 1ULL << 62, 12345, 3, 0x8000000000000000ULL};
+	static uint8_t buf[4096];
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		uint32_t got;
+		int err = np_readdir(fx.c, d, offsets[i], sizeof(buf), buf, &got);
+		cr_expect(err == 0 || (err < 0 && err != -ETIMEDOUT && err != -ECONNRESET &&
+				       err != -EPROTO),
+			  "Treaddir at offset %#llx: %s", (unsigned long long)offsets[i],
+			  strerror(-err));
+	}
+	/* And from the start it is all still there. */
+	uint32_t got, pos = 0;
+	cr_assert_eq(np_readdir(fx.c, d, 0, sizeof(buf), buf, &got), 0);
+	struct np_dirent e;
+	bool found = false;
+	while (np_dirent_next(buf, got, &pos, &e) == 1)
+		found |= e.name.len == 1 && e.name.s[0] == 'x';
+	cr_expect(found, "x is missing after bogus offsets");
 	expect_server_fine();
 }

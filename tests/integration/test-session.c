@@ -2,6 +2,7 @@
  * daemon's life cycle (options, listeners, stdio, signals). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ static struct np_fixture fx;
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 }
 
 static void teardown(void)
@@ -94,15 +95,24 @@ Test(session, version_clips_msize_to_the_server_maximum)
 
 Test(session, version_refuses_or_raises_msize_below_4096)
 {
+	uint32_t asked[] = {0, 7, 1024, 4095};
+	for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++) {
+		struct np_client *c = raw_client();
+		uint32_t msize = 0;
+		char version[32] = "";
+		int err = np_version(c, asked[i], "9P2000.L", &msize, version, sizeof(version));
+		if (err == 0 && strcmp(version, "9P2000.L") == 0)
+			cr_expect_geq(msize, NP_MIN_MSIZE, "Tversion msize %u accepted as %u", asked[i],
+				      msize);
+		else
+			cr_expect(err < 0 && err != -ETIMEDOUT, "Tversion msize %u: %s, version \"%s\"",
+				  asked[i], strerror(-err), version);
+		np_client_close(c);
+	}
 	struct np_client *c = raw_client();
 	uint32_t msize = 0;
-	char version[32] = "";
-	int err = np_version(c, 1024, "9P2000.L", &msize, version, sizeof(version));
-	if (err == 0 && strcmp(version, "9P2000.L") == 0)
-		cr_expect_geq(msize, NP_MIN_MSIZE, "Tversion msize 1024 accepted as %u", msize);
-	else
-		cr_expect(err < 0 && err != -ETIMEDOUT, "Tversion msize 1024: %s, version \"%s\"",
-			  strerror(-err), version);
+	cr_expect_eq(np_version(c, 4096, "9P2000.L", &msize, NULL, 0), 0);
+	cr_expect_eq(msize, 4096, "Tversion msize 4096 answered %u", msize);
 	np_client_close(c);
 }
 
@@ -117,6 +127,25 @@ Test(session, version_again_clunks_every_fid)
 	/* The session is usable again: fid numbers are free for reuse. */
 	cr_expect_eq(np_attach(c, fx.root, NP_NOFID, "root", "", 0, NULL), 0);
 	cr_expect_eq(np_getattr(c, fx.root, NP_GETATTR_BASIC, NULL), 0);
+}
+
+Test(session, version_again_renegotiates_msize)
+{
+	struct np_client *c = fx.c;
+	uint8_t *big = calloc(1, 100000);
+	cr_assert_not_null(big);
+	cr_assert_eq(np_fixture_write(&fx, "big", big, 100000), 0);
+	cr_assert_eq(np_version(c, 8192, "9P2000.L", NULL, NULL, 0), 0);
+	cr_assert_eq(c->msize, 8192);
+	cr_assert_eq(np_attach(c, fx.root, NP_NOFID, "root", "", 0, NULL), 0);
+	uint32_t f;
+	cr_assert_eq(np_open(c, fx.root, "big", NP_DOTL_RDONLY, &f), 0);
+	uint32_t got;
+	cr_assert_eq(np_read(c, f, 0, 60000, big, &got), 0);
+	cr_expect_lt(c->last_frame_size, 8192, "Rread of %u bytes after msize became 8192",
+		     c->last_frame_size);
+	cr_expect_gt(got, 0);
+	free(big);
 }
 
 Test(session, attach_gives_a_directory_qid_equal_to_a_clone)
@@ -175,6 +204,7 @@ static char dirs[3][128];
 static void own_setup(void)
 {
 	memset(&dm, 0, sizeof(dm));
+	dm.stdio_fd = -1;
 	for (int i = 0; i < 3; i++) {
 		int err = np_tmpdir(dirs[i], sizeof(dirs[i]), "ninepd-itest");
 		cr_assert_eq(err, 0);
@@ -292,6 +322,82 @@ Test(daemon, exits_0_on_sigterm)
 	np_client_close(c);
 }
 
+/* A client holding the lock on "f" and a second one waiting for it. */
+static void start_waiting_lock(const char *addr, struct np_client **holder,
+			       struct np_client **waiter)
+{
+	make_file(dirs[0], "f");
+	uint32_t fh, fw;
+	cr_assert_eq(np_session(holder, addr, 8192, "", 0, 1), 0);
+	cr_assert_eq(np_session(waiter, addr, 8192, "", 0, 1), 0);
+	cr_assert_eq(np_open(*holder, 1, "f", NP_DOTL_RDWR, &fh), 0);
+	cr_assert_eq(np_open(*waiter, 1, "f", NP_DOTL_RDWR, &fw), 0);
+	uint8_t st;
+	cr_assert_eq(np_lock(*holder, fh, NP_LOCK_TYPE_WRLCK, 0, 0, 0, 1, "h", &st), 0);
+	cr_assert_eq(st, NP_LOCK_SUCCESS);
+	struct np_msg m = {.type = NP_TLOCK, .tag = 77}, r;
+	m.u.tlock.fid = fw;
+	m.u.tlock.type = NP_LOCK_TYPE_WRLCK;
+	m.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
+	m.u.tlock.client_id = np_str_c("w");
+	cr_assert_eq(np_send(*waiter, &m), 0);
+	(*waiter)->timeout_ms = 200;
+	cr_assert_eq(np_recv(*waiter, &r), -ETIMEDOUT, "the blocking lock did not wait");
+}
+
+Test(daemon, exits_promptly_on_sigterm_while_a_lock_waits)
+{
+	char addr[200];
+	snprintf(addr, sizeof(addr), "unix:%s/s", dirs[2]);
+	const char *argv[] = {"-l", addr, "-e", dirs[0], NULL};
+	cr_assert_eq(np_daemon_start(&dm, argv), 0);
+	struct np_client *holder, *waiter;
+	start_waiting_lock(addr, &holder, &waiter);
+	cr_assert_eq(kill(dm.pid, SIGTERM), 0);
+	int status = np_daemon_wait(&dm, 5000);
+	char *log = np_daemon_log(&dm);
+	cr_expect_eq(status, 0, "5 s after SIGTERM with a waiting Tlock: %s (%d); log:\n%s",
+		     status == -ETIMEDOUT ? "still running" : "exit status", status, log);
+	free(log);
+	np_client_close(holder);
+	np_client_close(waiter);
+}
+
+Test(daemon, exits_promptly_on_sigterm_while_a_client_does_not_read)
+{
+	char addr[200];
+	snprintf(addr, sizeof(addr), "unix:%s/s", dirs[2]);
+	const char *argv[] = {"-l", addr, "-e", dirs[0], NULL};
+	cr_assert_eq(np_daemon_start(&dm, argv), 0);
+	static uint8_t big[1 << 20];
+	char path[300];
+	snprintf(path, sizeof(path), "%s/big", dirs[0]);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fwrite(big, 1, sizeof(big), f);
+	fclose(f);
+	struct np_client *hog;
+	cr_assert_eq(np_session(&hog, addr, 65536, "", 0, 1), 0);
+	uint32_t fid;
+	cr_assert_eq(np_open(hog, 1, "big", NP_DOTL_RDONLY, &fid), 0);
+	hog->timeout_ms = 500;
+	/* Until the server stops reading: its replies fill both socket buffers. */
+	for (int i = 0; i < 5000; i++) {
+		struct np_msg m = {.type = NP_TREAD, .tag = (uint16_t)i};
+		m.u.tread.fid = fid;
+		m.u.tread.count = 60000;
+		if (np_send(hog, &m) < 0)
+			break;
+	}
+	cr_assert_eq(kill(dm.pid, SIGTERM), 0);
+	int status = np_daemon_wait(&dm, 5000);
+	char *log = np_daemon_log(&dm);
+	cr_expect_eq(status, 0, "5 s after SIGTERM with a stuffed client: %s (%d); log:\n%s",
+		     status == -ETIMEDOUT ? "still running" : "exit status", status, log);
+	free(log);
+	np_client_close(hog);
+}
+
 Test(daemon, help_prints_usage_and_exits_0)
 {
 	const char *argv[] = {"--help", NULL};
@@ -344,6 +450,28 @@ Test(daemon, bad_multidevs_value_exits_nonzero)
 	cr_expect(status > 0 && status < 128, "exit status %d; log:\n%s", status, log);
 	cr_expect_not_null(strstr(log, "multidevs"), "the log does not name the key:\n%s", log);
 	free(log);
+}
+
+Test(daemon, msize_option_caps_the_negotiated_msize)
+{
+	char addr[200];
+	snprintf(addr, sizeof(addr), "unix:%s/s", dirs[2]);
+	const char *argv[] = {"-l", addr, "-e", dirs[0], "--msize", "8192", NULL};
+	cr_assert_eq(np_daemon_start(&dm, argv), 0);
+	struct np_client *c;
+	cr_assert_eq(np_client_connect(&c, addr), 0);
+	uint32_t msize;
+	cr_assert_eq(np_version(c, 65536, "9P2000.L", &msize, NULL, 0), 0);
+	cr_expect_eq(msize, 8192, "Tversion 65536 with --msize 8192 answered %u", msize);
+	cr_assert_eq(np_attach(c, 1, NP_NOFID, "root", "", 0, NULL), 0);
+	/* A frame beyond the server's msize is refused, not read. */
+	uint8_t data[9000] = {0};
+	uint32_t f = np_fid_new(c);
+	cr_assert_eq(np_walk_path(c, 1, f, "", NULL), 0);
+	cr_assert_eq(np_lcreate(c, f, "x", NP_DOTL_RDWR, 0644, 0, NULL, NULL), 0);
+	int err = np_write(c, f, 0, data, sizeof(data), NULL);
+	cr_expect_lt(err, 0, "a 9023-byte Twrite was accepted with msize 8192");
+	np_client_close(c);
 }
 
 Test(daemon, check_mode_says_configuration_ok_and_does_not_listen)

@@ -12,7 +12,7 @@ static struct np_fixture fx;
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 	cr_assert_eq(np_fixture_mkdir(&fx, "a", 0755), 0);
 	cr_assert_eq(np_fixture_mkdir(&fx, "a/b", 0755), 0);
 	cr_assert_eq(np_fixture_write(&fx, "a/b/file", "x", 1), 0);

@@ -15,7 +15,7 @@ static struct np_fixture fx;
 static void setup(void)
 {
 	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", strerror(-err));
+	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
 	cr_assert_eq(np_fixture_write(&fx, "f", "0123456789", 10), 0);
 }
 
@@ -357,4 +357,63 @@ Test(lock, flushed_blocking_lock_is_cancelled)
 	cr_expect_eq(np_getattr(b, 1, NP_GETATTR_BASIC, NULL), 0);
 	np_client_close(a);
 	np_client_close(b);
+}
+
+Test(xattr, write_beyond_the_declared_size_is_refused)
+{
+	uint32_t f = walk_to(fx.c, fx.root, "f"), x = np_fid_new(fx.c);
+	cr_assert_eq(np_walk(fx.c, f, x, 0, NULL, NULL, NULL), 0);
+	cr_assert_eq(np_xattrcreate(fx.c, x, "user.small", 4, 0), 0);
+	int werr = np_write(fx.c, x, 0, "12345678", 8, NULL);
+	int cerr = np_clunk(fx.c, x);
+	cr_expect(werr < 0 || cerr < 0, "8 bytes written into a 4-byte xattr without an error");
+	char buf[16];
+	ssize_t n = getxattr(host_path("f"), "user.small", buf, sizeof(buf));
+	cr_expect(n == -1 || n == 4, "host xattr has %zd bytes", n);
+}
+
+Test(xattr, absurd_declared_size_is_refused)
+{
+	uint64_t sizes[] = {65537, 1ULL << 40, UINT64_MAX};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint32_t x = walk_to(fx.c, fx.root, "f");
+		int err = np_xattrcreate(fx.c, x, "user.huge", sizes[i], 0);
+		if (err == 0)
+			err = np_clunk(fx.c, x);
+		else
+			np_clunk(fx.c, x);
+		cr_expect_lt(err, 0, "xattr of %llu bytes accepted", (unsigned long long)sizes[i]);
+		cr_expect_neq(err, -ETIMEDOUT);
+		cr_expect_neq(err, -ECONNRESET, "the server dropped the connection");
+	}
+	cr_expect_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL), 0);
+}
+
+Test(xattr, xattr_fids_refuse_file_requests)
+{
+	cr_assert_eq(setxattr(host_path("f"), "user.v", "abc", 3, 0), 0);
+	uint32_t f = walk_to(fx.c, fx.root, "f"), rx = np_fid_new(fx.c);
+	cr_assert_eq(np_xattrwalk(fx.c, f, rx, "user.v", NULL), 0);
+	const char *names[] = {"x"};
+	cr_expect_lt(np_walk(fx.c, rx, np_fid_new(fx.c), 1, names, NULL, NULL), 0, "Twalk");
+	cr_expect_lt(np_lopen(fx.c, rx, NP_DOTL_RDONLY, NULL, NULL), 0, "Tlopen");
+	cr_expect_lt(np_write(fx.c, rx, 0, "zz", 2, NULL), 0, "Twrite to a read xattr fid");
+	uint32_t wx = walk_to(fx.c, fx.root, "f");
+	cr_assert_eq(np_xattrcreate(fx.c, wx, "user.w", 3, 0), 0);
+	char buf[8];
+	cr_expect_lt(np_read(fx.c, wx, 0, sizeof(buf), buf, NULL), 0, "Tread from a write xattr fid");
+	cr_expect_lt(np_readdir(fx.c, wx, 0, sizeof(buf), buf, NULL), 0, "Treaddir");
+	cr_expect_eq(np_write(fx.c, wx, 0, "abc", 3, NULL), 0);
+	cr_expect_eq(np_clunk(fx.c, wx), 0);
+	cr_expect_eq(np_clunk(fx.c, rx), 0);
+}
+
+Test(xattr, names_longer_than_255_bytes_fail_with_erange)
+{
+	char name[300] = "user.";
+	memset(name + 5, 'n', 260);
+	name[265] = '\0';
+	uint32_t f = walk_to(fx.c, fx.root, "f");
+	cr_expect_eq(np_xattr_get(fx.c, f, name, NULL, 0), -ERANGE);
+	cr_expect_eq(np_xattr_set(fx.c, f, name, "v", 1, 0), -ERANGE);
 }
