@@ -25,8 +25,10 @@
 #define CONN_MAX_FREE_REQS 64
 #define REQ_KEEP_INBUF (64u << 10)
 #define WRITE_BATCH 128
+#define LARGE_FRAME (128u << 10)
 
 static void conn_process(struct conn *c);
+static void handle_req(struct conn *c, struct req *r, uint32_t size);
 
 struct write_ctx {
 	uv_write_t w;
@@ -404,6 +406,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested;
 	struct conn *c = h->data;
+	if (c->partial) {
+		*buf = uv_buf_init((char *)c->partial->inbuf + c->partial_len,
+				   c->partial_size - c->partial_len);
+		return;
+	}
 	if (c->rcap == c->rlen) {
 		/* conn_process grows rbuf to the pending frame's size, so a full
 		 * buffer here means a frame larger than the buffer is arriving. */
@@ -430,6 +437,19 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		else
 			log_debug("client %llu: disconnected", (unsigned long long)c->id);
 		conn_close(c);
+		return;
+	}
+	if (c->partial) {
+		c->partial_len += (uint32_t)nread;
+		if (c->partial_len < c->partial_size)
+			return;
+		struct req *r = c->partial;
+		c->partial = NULL;
+		c->refs++;
+		handle_req(c, r, c->partial_size);
+		if (!c->closing)
+			conn_process(c);
+		conn_unref(c);
 		return;
 	}
 	c->rlen += (uint32_t)nread;
@@ -461,23 +481,18 @@ static void reply_protocol_error(struct req *r, int err)
 	req_complete(r);
 }
 
-static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
+/* Registers and dispatches a request whose frame is complete in r->inbuf. */
+static void handle_req(struct conn *c, struct req *r, uint32_t size)
 {
-	uint16_t tag = get_le16(frame + 5);
-	uint8_t type = frame[4];
+	uint16_t tag = get_le16(r->inbuf + 5);
+	uint8_t type = r->inbuf[4];
 	if (conn_find_tag(c, tag)) {
 		log_warn("client %llu: tag %u reused while in flight; closing",
 			 (unsigned long long)c->id, tag);
+		req_release(r);
 		conn_close(c);
 		return;
 	}
-	struct req *r = req_alloc(c, size);
-	if (!r) {
-		log_error("client %llu: out of memory; closing", (unsigned long long)c->id);
-		conn_close(c);
-		return;
-	}
-	memcpy(r->inbuf, frame, size);
 	r->generation = c->generation;
 	r->in.tag = tag;
 	r->in.type = type;
@@ -488,8 +503,8 @@ static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
 	int rc = np_decode(r->inbuf, size, c->msize, &r->in);
 	if (rc < 0) {
 		const char *name = np_type_name(type);
-		log_warn("client %llu: malformed %s%s (type %u, tag %u): %s",
-			 (unsigned long long)c->id, name ? name : "message", "", type, tag,
+		log_warn("client %llu: malformed %s (type %u, tag %u): %s",
+			 (unsigned long long)c->id, name ? name : "message", type, tag,
 			 np_status_str(rc));
 		r->in.tag = tag;
 		r->in.type = type;
@@ -507,13 +522,25 @@ static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
 	ops_dispatch(r);
 }
 
+static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
+{
+	struct req *r = req_alloc(c, size);
+	if (!r) {
+		log_error("client %llu: out of memory; closing", (unsigned long long)c->id);
+		conn_close(c);
+		return;
+	}
+	memcpy(r->inbuf, frame, size);
+	handle_req(c, r, size);
+}
+
 /* Frames and dispatches every complete message in rbuf, as far as the
  * backpressure limits allow, then starts or stops reading accordingly. */
 static void conn_process(struct conn *c)
 {
 	uint32_t off = 0;
 	c->refs++;
-	while (!c->closing && conn_can_accept(c)) {
+	while (!c->closing && !c->partial && conn_can_accept(c)) {
 		uint32_t avail = c->rlen - off;
 		int size = np_frame_size(c->rbuf + off, avail, c->msize);
 		if (size == NP_E_SHORT)
@@ -530,6 +557,22 @@ static void conn_process(struct conn *c)
 			break;
 		}
 		if (avail < (uint32_t)size) {
+			if ((uint32_t)size >= LARGE_FRAME) {
+				/* A large frame (a big Twrite): the rest is read straight
+				 * into its request's buffer, so the data is not copied
+				 * again on its way to pwrite. */
+				struct req *r = req_alloc(c, (uint32_t)size);
+				if (!r) {
+					conn_close(c);
+					break;
+				}
+				memcpy(r->inbuf, c->rbuf + off, avail);
+				c->partial = r;
+				c->partial_len = avail;
+				c->partial_size = (uint32_t)size;
+				off += avail;
+				break;
+			}
 			if ((uint32_t)size > c->rcap) {
 				memmove(c->rbuf, c->rbuf + off, avail);
 				c->rlen = avail;
@@ -619,6 +662,10 @@ void conn_close(struct conn *c)
 		struct req *r = c->sendq_head;
 		c->sendq_head = r->qnext;
 		req_release(r);
+	}
+	if (c->partial) {
+		req_release(c->partial);
+		c->partial = NULL;
 	}
 	c->sendq_tail = NULL;
 	c->sendq_len = 0;

@@ -135,6 +135,8 @@ struct conn {
 	uint32_t generation;
 	uint8_t *rbuf;
 	uint32_t rlen, rcap;
+	struct req *partial; /* a large frame being read into its own buffer */
+	uint32_t partial_len, partial_size;
 	struct fid_table fids;
 	struct req *tags[CONN_TAG_BUCKETS];
 	uint32_t inflight;

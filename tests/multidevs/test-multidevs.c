@@ -352,6 +352,31 @@ static struct counters sigusr1_counters(const char *policy)
 	return (struct counters){0};
 }
 
+static void expect_counters(struct counters got, struct counters want, const char *when)
+{
+	cr_expect_eq(got.devices, want.devices, "%s: %llu devices seen, expected %llu", when,
+		     got.devices, want.devices);
+	cr_expect_eq(got.prefixes, want.prefixes, "%s: %llu prefixes, expected %llu", when,
+		     got.prefixes, want.prefixes);
+	cr_expect_eq(got.exact, want.exact, "%s: %llu exact-map entries, expected %llu", when,
+		     got.exact, want.exact);
+	cr_expect_eq(got.forbidden, want.forbidden, "%s: %llu forbidden accesses, expected %llu",
+		     when, got.forbidden, want.forbidden);
+}
+
+/* A multidevs event line must name the export, the device met first (sub's
+ * tmpfs, which every test touches first) and where it was met. */
+static void expect_event_line_names_export_device_and_path(const char *line)
+{
+	char dev[32], where[PATH_MAX + 8], real[PATH_MAX];
+	cr_assert_not_null(realpath(md.export_dir, real));
+	snprintf(where, sizeof(where), "%s/sub", real);
+	cr_expect_not_null(strstr(line, "export '" EXPORT_NAME "'"), "no export name: %s", line);
+	cr_expect_not_null(strstr(line, dev_name(host_stat("sub").st_dev, dev, sizeof(dev))),
+			   "no device %s: %s", dev, line);
+	cr_expect_not_null(strstr(line, where), "no path %s: %s", where, line);
+}
+
 /* ---- the client side ------------------------------------------------------ */
 
 static uint32_t walk_fid(struct np_client *c, uint32_t root, const char *path, struct np_qid *q)
@@ -730,16 +755,11 @@ Test(remap, logs_no_multidevs_warning_or_error_after_touching_every_device)
 
 Test(remap, sigusr1_reports_one_device_after_attach_and_three_after_both_tmpfs)
 {
-	struct counters k = sigusr1_counters("remap");
-	cr_expect_eq(k.devices, 1, "devices seen after attach: %llu", k.devices);
-	cr_expect_eq(k.prefixes, 0, "prefixes after attach: %llu", k.prefixes);
+	expect_counters(sigusr1_counters("remap"), (struct counters){.devices = 1}, "after attach");
 	touch_everything(1);
-	k = sigusr1_counters("remap");
-	cr_expect_eq(k.devices, 3, "devices seen after root + 2 tmpfs: %llu", k.devices);
 	/* Small tmpfs inode numbers share the prefix 0: one code per device. */
-	cr_expect_eq(k.prefixes, 2, "prefixes: %llu", k.prefixes);
-	cr_expect_eq(k.exact, 0, "exact-map entries: %llu", k.exact);
-	cr_expect_eq(k.forbidden, 0, "forbidden accesses: %llu", k.forbidden);
+	expect_counters(sigusr1_counters("remap"), (struct counters){.devices = 3, .prefixes = 2},
+			"after touching root and both tmpfs");
 }
 
 /* ==== multidevs=forbid ===================================================== */
@@ -826,7 +846,6 @@ Test(forbid, logs_exactly_one_exdev_line_naming_the_export_device_and_path)
 {
 	static const char *const sub[] = {"sub"}, *const sub2[] = {"sub2"};
 	static const char *const later[] = {"rootdir", "..", "sub2"};
-	struct stat sub_st = host_stat("sub");
 	expect_walk_refused(1, sub, -EXDEV); /* the first refusal: sub's device */
 	for (int i = 0; i < TOUCH_ROUNDS; i++) {
 		struct listing l;
@@ -843,13 +862,7 @@ Test(forbid, logs_exactly_one_exdev_line_naming_the_export_device_and_path)
 		     1 + TOUCH_ROUNDS * 5, log_tail(log));
 	char *line = last_line(log, "multidevs=forbid", "EXDEV");
 	cr_assert_not_null(line);
-	char dev[32], where[PATH_MAX + 8], real[PATH_MAX];
-	cr_assert_not_null(realpath(md.export_dir, real));
-	snprintf(where, sizeof(where), "%s/sub", real);
-	cr_expect_not_null(strstr(line, "export '" EXPORT_NAME "'"), "no export name: %s", line);
-	cr_expect_not_null(strstr(line, dev_name(sub_st.st_dev, dev, sizeof(dev))),
-			   "no device %s: %s", dev, line);
-	cr_expect_not_null(strstr(line, where), "no path %s: %s", where, line);
+	expect_event_line_names_export_device_and_path(line);
 	cr_expect_eq(count_lines(log, "second device", NULL), 0, "log:\n%s", log_tail(log));
 	free(line);
 	free(log);
@@ -861,11 +874,8 @@ Test(forbid, sigusr1_counts_three_devices_and_every_refused_access)
 	expect_walk_refused(1, sub, -EXDEV);
 	expect_walk_refused(1, sub2, -EXDEV);
 	expect_walk_refused(1, sub2, -EXDEV);
-	struct counters k = sigusr1_counters("forbid");
-	cr_expect_eq(k.devices, 3, "devices seen: %llu", k.devices);
-	cr_expect_eq(k.forbidden, 3, "forbidden accesses: %llu", k.forbidden);
-	cr_expect_eq(k.prefixes, 0, "prefixes: %llu", k.prefixes);
-	cr_expect_eq(k.exact, 0, "exact-map entries: %llu", k.exact);
+	expect_counters(sigusr1_counters("forbid"), (struct counters){.devices = 3, .forbidden = 3},
+			"after three refused walks");
 }
 
 /* ==== multidevs=warn and multidevs=default ================================= */
@@ -910,7 +920,6 @@ static void expect_created_qids_are_raw(void)
  * "second device" line, naming the export, sub's device and its path. */
 static void expect_one_second_device_line(const char *policy)
 {
-	struct stat sub_st = host_stat("sub");
 	(void)walk_qid("sub");
 	touch_everything(TOUCH_ROUNDS);
 	(void)create_every_kind("sub");
@@ -923,13 +932,7 @@ static void expect_one_second_device_line(const char *policy)
 		     log_tail(log));
 	char *line = last_line(log, key, "second device");
 	cr_assert_not_null(line);
-	char dev[32], where[PATH_MAX + 8], real[PATH_MAX];
-	cr_assert_not_null(realpath(md.export_dir, real));
-	snprintf(where, sizeof(where), "%s/sub", real);
-	cr_expect_not_null(strstr(line, "export '" EXPORT_NAME "'"), "no export name: %s", line);
-	cr_expect_not_null(strstr(line, dev_name(sub_st.st_dev, dev, sizeof(dev))),
-			   "no device %s: %s", dev, line);
-	cr_expect_not_null(strstr(line, where), "no path %s: %s", where, line);
+	expect_event_line_names_export_device_and_path(line);
 	cr_expect_eq(count_lines(log, "EXDEV", NULL), 0, "log:\n%s", log_tail(log));
 	cr_expect_eq(count_lines(log, " error: ", NULL), 0, "log:\n%s", log_tail(log));
 	free(line);
@@ -939,11 +942,8 @@ static void expect_one_second_device_line(const char *policy)
 static void expect_three_devices_counted(const char *policy)
 {
 	touch_everything(1);
-	struct counters k = sigusr1_counters(policy);
-	cr_expect_eq(k.devices, 3, "devices seen: %llu", k.devices);
-	cr_expect_eq(k.forbidden, 0, "forbidden accesses: %llu", k.forbidden);
-	cr_expect_eq(k.prefixes, 0, "prefixes: %llu", k.prefixes);
-	cr_expect_eq(k.exact, 0, "exact-map entries: %llu", k.exact);
+	expect_counters(sigusr1_counters(policy), (struct counters){.devices = 3},
+			"after touching root and both tmpfs");
 }
 
 static void setup_warn(void)
