@@ -47,7 +47,10 @@ int main(int argc, char **argv)
 
 	uv_loop_t *loop = uv_default_loop();
 	struct server srv;
-	if (server_init(&srv, loop, &cfg) || server_listen(&srv)) {
+	int init = server_init(&srv, loop, &cfg);
+	srv.argc = argc;
+	srv.argv = argv;
+	if (init || server_listen(&srv)) {
 		log_error("startup failed");
 		server_free(&srv);
 		config_free(&cfg);

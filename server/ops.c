@@ -286,9 +286,9 @@ static int prep_auth(struct req *r)
 static struct export *find_export(struct server *srv, const struct np_str *aname)
 {
 	if (aname->len == 0)
-		return &srv->exports[0];
+		return srv->exports[0];
 	for (size_t i = 0; i < srv->nexports; i++) {
-		struct export *e = &srv->exports[i];
+		struct export *e = srv->exports[i];
 		const char *cands[] = {e->conf->name, e->conf->path, e->realpath};
 		for (size_t k = 0; k < 3; k++)
 			if (cands[k] && strlen(cands[k]) == aname->len &&

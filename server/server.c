@@ -1,6 +1,7 @@
 /* The server: exports, listeners (unix, tcp, stdio, systemd sockets),
  * signals, graceful shutdown and the lock-wait timer.  Loop thread only. */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
@@ -70,11 +71,37 @@ static int export_open(struct export *e, const struct export_conf *conf)
 	return 0;
 }
 
+static void export_free(struct export *e)
+{
+	if (!e)
+		return;
+	if (e->rootfd >= 0)
+		close(e->rootfd);
+	free(e->realpath);
+	remap_free(e->remap);
+	free(e);
+}
+
+static int export_new(const struct export_conf *conf, struct export **out)
+{
+	struct export *e = calloc(1, sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	e->rootfd = -1;
+	int rc = export_open(e, conf);
+	if (rc) {
+		export_free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
 /* Writes each export's remap_state file (at exit and on SIGUSR1). */
 static void server_save_remap_state(struct server *srv)
 {
 	for (size_t i = 0; i < srv->nexports; i++) {
-		struct export *e = &srv->exports[i];
+		struct export *e = srv->exports[i];
 		if (!e->remap || !e->conf->remap_state)
 			continue;
 		char err[256] = "";
@@ -92,7 +119,7 @@ void server_log_stats(struct server *srv)
 {
 	server_save_remap_state(srv);
 	for (size_t i = 0; i < srv->nexports; i++) {
-		struct export *e = &srv->exports[i];
+		struct export *e = srv->exports[i];
 		if (!e->remap)
 			continue;
 		struct remap_stats s;
@@ -474,6 +501,7 @@ static void server_finish(struct server *srv)
 	uv_close((uv_handle_t *)&srv->sig_term, noop_close_cb);
 	uv_close((uv_handle_t *)&srv->sig_int, noop_close_cb);
 	uv_close((uv_handle_t *)&srv->sig_usr1, noop_close_cb);
+	uv_close((uv_handle_t *)&srv->sig_hup, noop_close_cb);
 }
 
 void server_maybe_finish(struct server *srv)
@@ -520,11 +548,160 @@ void server_stop(struct server *srv)
 	server_maybe_finish(srv);
 }
 
+/* ---- SIGHUP: reload ---- */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool export_conf_same(const struct export_conf *a, const struct export_conf *b)
+{
+	return str_eq(a->name, b->name) && str_eq(a->path, b->path) &&
+	       a->multidevs == b->multidevs && a->security_model == b->security_model &&
+	       a->readonly == b->readonly && a->squash_uid == b->squash_uid &&
+	       a->squash_gid == b->squash_gid && str_eq(a->remap_state, b->remap_state);
+}
+
+static bool conn_uses_export(const struct conn *c, const struct export *e)
+{
+	for (uint32_t i = 0; i < c->fids.nbuckets; i++)
+		for (const struct fid *f = c->fids.buckets[i]; f; f = f->hnext)
+			if (f->exp == e)
+				return true;
+	return false;
+}
+
+static bool listening_on(const struct server *srv, const char *addr)
+{
+	for (const struct listener *l = srv->listeners; l; l = l->next)
+		if (!strcmp(l->addr, addr))
+			return true;
+	return false;
+}
+
+static void close_listener_cb(uv_handle_t *h);
+
+/* Re-reads the configuration (same command line, same files).  Exports
+ * whose settings did not change keep their state and their clients;
+ * clients holding fids of a removed or changed export are disconnected;
+ * listeners follow the new list.  A configuration with errors is refused
+ * and the running one stays. */
+static void server_reload(struct server *srv)
+{
+	struct ninepd_config *ncfg = calloc(1, sizeof *ncfg);
+	if (!ncfg)
+		return;
+	optind = 0; /* config_load parses argv again with getopt */
+	int rc = config_load(ncfg, srv->argc, srv->argv, stderr, stderr);
+	if (rc != 0 || ncfg->nexports == 0) {
+		log_error("SIGHUP: the new configuration is not valid; keeping the running one");
+		config_free(ncfg);
+		free(ncfg);
+		return;
+	}
+	struct export **nexp = calloc(ncfg->nexports, sizeof *nexp);
+	bool *kept = calloc(srv->nexports ? srv->nexports : 1, sizeof *kept);
+	if (!nexp || !kept)
+		goto fail;
+	for (size_t i = 0; i < ncfg->nexports; i++) {
+		const struct export_conf *nc = &ncfg->exports[i];
+		for (size_t k = 0; k < srv->nexports && !nexp[i]; k++) {
+			if (!kept[k] && export_conf_same(srv->exports[k]->conf, nc)) {
+				nexp[i] = srv->exports[k];
+				kept[k] = true;
+			}
+		}
+		if (!nexp[i] && export_new(nc, &nexp[i])) {
+			log_error("SIGHUP: export '%s' cannot be opened; keeping the running "
+				  "configuration", nc->name);
+			goto fail;
+		}
+	}
+	/* Commit: nothing below can fail. */
+	for (size_t k = 0; k < srv->nexports; k++) {
+		struct export *e = srv->exports[k];
+		if (kept[k])
+			continue;
+		log_info("SIGHUP: export '%s' removed or changed; disconnecting its clients",
+			 e->conf->name);
+		for (struct conn *c = srv->conns, *next; c; c = next) {
+			next = c->next;
+			if (!c->closing && conn_uses_export(c, e))
+				conn_close(c);
+		}
+		e->retired_next = srv->retired;
+		srv->retired = e;
+	}
+	for (size_t i = 0; i < ncfg->nexports; i++)
+		nexp[i]->conf = &ncfg->exports[i];
+	free(srv->exports);
+	srv->exports = nexp;
+	srv->nexports = ncfg->nexports;
+	for (struct listener **pp = &srv->listeners; *pp;) {
+		struct listener *l = *pp;
+		bool wanted = false;
+		for (size_t i = 0; i < ncfg->nlisten; i++)
+			wanted |= !strcmp(ncfg->listen[i], l->addr);
+		if (wanted || !strncmp(l->addr, "systemd:", 8)) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		log_info("SIGHUP: no longer listening on %s", l->addr);
+		if (l->unix_path)
+			unlink(l->unix_path);
+		uv_close((uv_handle_t *)&l->h, close_listener_cb);
+	}
+	for (size_t i = 0; i < ncfg->nlisten; i++) {
+		const char *a = ncfg->listen[i];
+		if (listening_on(srv, a) || !strcmp(a, "stdio"))
+			continue;
+		if (!strncmp(a, "unix:", 5))
+			listen_unix(srv, a, a + 5);
+		else if (!strncmp(a, "tcp:", 4))
+			listen_tcp(srv, a, a + 4);
+	}
+	/* The replaced configuration stays alive: requests in flight and
+	 * retired exports may still point into it.  main() owns the first. */
+	if (srv->cfg_owned) {
+		struct ninepd_config **old =
+			realloc(srv->old_cfgs, (srv->nold_cfgs + 1) * sizeof *old);
+		if (old) {
+			old[srv->nold_cfgs++] = srv->cfg;
+			srv->old_cfgs = old;
+		}
+	}
+	srv->cfg = ncfg;
+	srv->cfg_owned = true;
+	log_set_level(ncfg->log_level);
+	free(kept);
+	log_info("SIGHUP: configuration reloaded (%zu export%s)", srv->nexports,
+		 srv->nexports == 1 ? "" : "s");
+	return;
+fail:
+	for (size_t i = 0; nexp && i < ncfg->nexports; i++) {
+		bool reused = false;
+		for (size_t k = 0; k < srv->nexports; k++)
+			reused |= nexp[i] == srv->exports[k];
+		if (!reused)
+			export_free(nexp[i]);
+	}
+	free(nexp);
+	free(kept);
+	config_free(ncfg);
+	free(ncfg);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server *srv = h->data;
 	if (signum == SIGUSR1) {
 		server_log_stats(srv);
+		return;
+	}
+	if (signum == SIGHUP) {
+		server_reload(srv);
 		return;
 	}
 	log_info("signal %d: finishing in-flight requests, then exiting", signum);
@@ -543,11 +720,10 @@ int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg)
 	if (!srv->exports)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->nexports; i++) {
-		srv->exports[i].rootfd = -1;
-		srv->nexports++;
-		int rc = export_open(&srv->exports[i], &cfg->exports[i]);
+		int rc = export_new(&cfg->exports[i], &srv->exports[i]);
 		if (rc)
 			return rc;
+		srv->nexports++;
 	}
 	uv_check_init(loop, &srv->flush_check);
 	srv->flush_check.data = srv;
@@ -560,7 +736,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg)
 	uv_signal_init(loop, &srv->sig_term);
 	uv_signal_init(loop, &srv->sig_int);
 	uv_signal_init(loop, &srv->sig_usr1);
-	srv->sig_term.data = srv->sig_int.data = srv->sig_usr1.data = srv;
+	uv_signal_init(loop, &srv->sig_hup);
+	srv->sig_term.data = srv->sig_int.data = srv->sig_usr1.data = srv->sig_hup.data = srv;
+	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
 	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 	uv_signal_start(&srv->sig_usr1, on_signal, SIGUSR1);
@@ -569,14 +747,23 @@ int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg)
 
 void server_free(struct server *srv)
 {
-	for (size_t i = 0; i < srv->nexports; i++) {
-		struct export *e = &srv->exports[i];
-		if (e->rootfd >= 0)
-			close(e->rootfd);
-		free(e->realpath);
-		remap_free(e->remap);
-	}
+	for (size_t i = 0; i < srv->nexports; i++)
+		export_free(srv->exports[i]);
 	free(srv->exports);
+	while (srv->retired) {
+		struct export *e = srv->retired;
+		srv->retired = e->retired_next;
+		export_free(e);
+	}
+	for (size_t i = 0; i < srv->nold_cfgs; i++) {
+		config_free(srv->old_cfgs[i]);
+		free(srv->old_cfgs[i]);
+	}
+	free(srv->old_cfgs);
+	if (srv->cfg_owned) {
+		config_free(srv->cfg);
+		free(srv->cfg);
+	}
 	while (srv->users) {
 		struct user *u = srv->users;
 		srv->users = u->next;

@@ -37,8 +37,9 @@ struct export {
 	dev_t root_dev;
 	ino_t root_ino;
 	struct remap *remap; /* the multidevs policy engine */
-	struct user squash; /* security_model=none with squash_uid/gid */
+	struct user squash; /* squash_uid/squash_gid */
 	bool has_squash;
+	struct export *retired_next; /* removed by a reload, freed at exit */
 };
 
 enum fid_kind {
@@ -165,8 +166,14 @@ struct listener {
 struct server {
 	uv_loop_t *loop;
 	struct ninepd_config *cfg;
-	struct export *exports;
+	struct export **exports;
 	size_t nexports;
+	struct export *retired;    /* exports a SIGHUP reload removed */
+	struct ninepd_config **old_cfgs; /* heap configurations reloads replaced */
+	bool cfg_owned;            /* cfg came from a reload (heap, ours to free) */
+	size_t nold_cfgs;
+	int argc;                  /* the command line, for SIGHUP reloads */
+	char **argv;
 	struct listener *listeners;
 	struct conn *conns;
 	uint32_t nconns;
@@ -175,7 +182,7 @@ struct server {
 	uv_check_t flush_check;
 	uv_timer_t lock_timer;
 	struct req *lock_waiters;
-	uv_signal_t sig_term, sig_int, sig_usr1;
+	uv_signal_t sig_term, sig_int, sig_usr1, sig_hup;
 	uv_timer_t drain_timer;
 	bool stopping;
 	bool finished;
