@@ -83,7 +83,8 @@ int np_rpc(struct np_client *c, struct np_msg *t, struct np_msg *r);
 
 /*
  * Pipelining: send n requests, keeping up to `window` of them in flight
- * (tags are assigned here; window <= 65535), and call fn for each reply in
+ * (tags 0..window-1 are assigned here and written into reqs[i].tag;
+ * window <= 65535), and call fn for each reply in
  * the order replies arrive.  `index` is the request's position in reqs.
  * Sending and receiving interleave so neither side's socket buffer can
  * deadlock the exchange.  Returns 0 once every reply arrived, fn's first

@@ -374,26 +374,52 @@ static void start_waiting_lock(struct np_client *c, uint32_t fid, uint16_t tag)
 		     err == 0 ? np_type_name(r.type) : strerror(-err));
 }
 
+/* Two clients on "locked": the holder has the write lock, the waiter's
+ * blocking Tlock (with `tag`) is waiting for it. */
+struct contention {
+	struct np_client *holder, *waiter;
+	uint32_t fh, fw;
+};
+
+static struct contention contend(uint16_t tag)
+{
+	struct contention k;
+	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
+	k.holder = client_with_file(&k.fh);
+	k.waiter = client_with_file(&k.fw);
+	cr_assert_eq(try_lock(k.holder, k.fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
+	start_waiting_lock(k.waiter, k.fw, tag);
+	return k;
+}
+
+/* Once the holder unlocks, nobody else may hold the lock. */
+static void expect_free_after_unlock(struct contention *k, const char *why)
+{
+	cr_assert_eq(try_lock(k->holder, k->fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+	usleep(200000);
+	uint32_t fo;
+	struct np_client *other = client_with_file(&fo);
+	cr_expect_eq(try_lock(other, fo, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS, "%s", why);
+	np_client_close(other);
+}
+
 Test(concurrency, flush_affects_only_its_own_connection)
 {
-	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
-	uint32_t fh, fw, fo;
-	struct np_client *holder = client_with_file(&fh), *waiter = client_with_file(&fw);
-	struct np_client *other = client_with_file(&fo);
-	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
-	start_waiting_lock(waiter, fw, 500);
+	struct contention k = contend(500);
 	/* Another connection flushes the same tag number: its own, idle one. */
+	uint32_t fo;
+	struct np_client *other = client_with_file(&fo);
 	cr_expect_eq(np_flush(other, 500), 0);
-	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
+	np_client_close(other);
+	cr_assert_eq(try_lock(k.holder, k.fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
 	struct np_msg r;
-	int err = np_recv(waiter, &r);
+	int err = np_recv(k.waiter, &r);
 	cr_assert_eq(err, 0, "the waiting lock was lost: %s", strerror(-err));
 	cr_expect_eq(r.tag, 500);
 	cr_assert_eq(r.type, NP_RLOCK, "%s", np_type_name(r.type));
 	cr_expect_eq(r.u.rlock.status, NP_LOCK_SUCCESS);
-	np_client_close(holder);
-	np_client_close(waiter);
-	np_client_close(other);
+	np_client_close(k.holder);
+	np_client_close(k.waiter);
 }
 
 Test(concurrency, many_waiting_locks_do_not_starve_other_clients)
@@ -449,21 +475,11 @@ Test(concurrency, many_waiting_locks_do_not_starve_other_clients)
 
 Test(concurrency, disconnect_cancels_a_waiting_lock)
 {
-	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
-	uint32_t fh, fw;
-	struct np_client *holder = client_with_file(&fh), *waiter = client_with_file(&fw);
-	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
-	start_waiting_lock(waiter, fw, 9);
-	np_client_close(waiter);
+	struct contention k = contend(9);
+	np_client_close(k.waiter);
 	usleep(100000);
-	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
-	usleep(200000);
-	/* Nobody holds it: the gone client's request did not take it. */
-	uint32_t fo;
-	struct np_client *other = client_with_file(&fo);
-	cr_expect_eq(try_lock(other, fo, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
-	np_client_close(other);
-	np_client_close(holder);
+	expect_free_after_unlock(&k, "the gone client's waiting Tlock took the lock");
+	np_client_close(k.holder);
 }
 
 /* --- requests racing on one fid ------------------------------------------------ */
@@ -559,18 +575,14 @@ Test(concurrency, requests_racing_on_one_fid_all_complete)
 
 Test(concurrency, version_cancels_a_waiting_lock)
 {
-	cr_assert_eq(np_fixture_write(&fx, "locked", "", 0), 0);
-	uint32_t fh, fw;
-	struct np_client *holder = client_with_file(&fh), *waiter = client_with_file(&fw);
-	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS);
-	start_waiting_lock(waiter, fw, 3);
+	struct contention k = contend(3);
 	struct np_msg v = {.type = NP_TVERSION, .tag = NP_NOTAG}, r;
 	v.u.tversion.msize = 8192;
 	v.u.tversion.version = np_str_c("9P2000.L");
-	cr_assert_eq(np_send(waiter, &v), 0);
-	waiter->timeout_ms = 3000;
+	cr_assert_eq(np_send(k.waiter, &v), 0);
+	k.waiter->timeout_ms = 3000;
 	for (;;) {
-		int err = np_recv(waiter, &r);
+		int err = np_recv(k.waiter, &r);
 		cr_assert_eq(err, 0, "no Rversion while a Tlock waits: %s", strerror(-err));
 		if (r.tag == NP_NOTAG)
 			break;
@@ -579,13 +591,7 @@ Test(concurrency, version_cancels_a_waiting_lock)
 			cr_expect_neq(r.u.rlock.status, NP_LOCK_SUCCESS);
 	}
 	cr_expect_eq(r.type, NP_RVERSION);
-	cr_assert_eq(try_lock(holder, fh, NP_LOCK_TYPE_UNLCK), NP_LOCK_SUCCESS);
-	usleep(200000);
-	uint32_t fo;
-	struct np_client *other = client_with_file(&fo);
-	cr_expect_eq(try_lock(other, fo, NP_LOCK_TYPE_WRLCK), NP_LOCK_SUCCESS,
-		     "the lock went to the reset session");
-	np_client_close(other);
-	np_client_close(holder);
-	np_client_close(waiter);
+	expect_free_after_unlock(&k, "the lock went to the reset session");
+	np_client_close(k.holder);
+	np_client_close(k.waiter);
 }

@@ -72,6 +72,18 @@ static void set_size(struct frame *f, uint32_t size)
 		f->b[i] = (uint8_t)(size >> (8 * i));
 }
 
+/* Twrite(fid, offset 0, count) followed by `present` bytes of data. */
+static void twrite_frame(struct frame *f, uint32_t fid, uint32_t count, size_t present)
+{
+	begin(f, NP_TWRITE, 1);
+	put(f, fid, 4);
+	put(f, 0, 8);
+	put(f, count, 4);
+	memset(f->b + f->n, 'X', present);
+	f->n += present;
+	end(f);
+}
+
 /* --- the checks ----------------------------------------------------------------- */
 
 /* A negotiated, attached (fid 1) connection with msize 8192. */
@@ -142,12 +154,7 @@ Test(robustness, frame_size_above_msize_is_rejected)
 	uint32_t sizes[] = {8193, 1 << 20, 0xffffffff};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct frame f;
-		begin(&f, NP_TWRITE, 1);
-		put(&f, 1, 4);
-		put(&f, 0, 8);
-		put(&f, 100, 4);
-		memset(f.b + f.n, 'x', 100);
-		f.n += 100;
+		twrite_frame(&f, 1, 100, 100);
 		set_size(&f, sizes[i]);
 		char what[64];
 		snprintf(what, sizeof(what), "size field %u with msize 8192", sizes[i]);
@@ -264,13 +271,7 @@ Test(robustness, write_count_past_the_frame_is_rejected)
 	uint32_t fid;
 	cr_assert_eq(np_open(c, 1, "file", NP_DOTL_RDWR, &fid), 0);
 	struct frame f;
-	begin(&f, NP_TWRITE, 1);
-	put(&f, fid, 4);
-	put(&f, 0, 8);
-	put(&f, 1000, 4);
-	memcpy(f.b + f.n, "XXXXXXXXXX", 10);
-	f.n += 10;
-	end(&f);
+	twrite_frame(&f, fid, 1000, 10);
 	cr_assert_eq(np_send_raw(c, f.b, f.n), 0);
 	expect_rlerror_or_close(c, "Twrite count 1000 with 10 bytes");
 	np_client_close(c);
@@ -286,13 +287,7 @@ Test(robustness, frame_cut_short_then_disconnect)
 	uint32_t fid;
 	cr_assert_eq(np_open(c, 1, "file", NP_DOTL_RDWR, &fid), 0);
 	struct frame f;
-	begin(&f, NP_TWRITE, 1);
-	put(&f, fid, 4);
-	put(&f, 0, 8);
-	put(&f, 1000, 4);
-	memset(f.b + f.n, 'X', 1000);
-	f.n += 1000;
-	end(&f);
+	twrite_frame(&f, fid, 1000, 1000);
 	cr_assert_eq(np_send_raw(c, f.b, f.n / 2), 0);
 	usleep(50000);
 	np_client_close(c);
@@ -303,11 +298,18 @@ Test(robustness, frame_cut_short_then_disconnect)
 	cr_expect_eq(memcmp(buf, "0123456789", 10), 0, "half a Twrite was executed");
 }
 
-Test(robustness, garbage_as_the_first_bytes_is_rejected)
+/* A connection that has not negotiated anything yet. */
+static struct np_client *fresh_client(void)
 {
 	struct np_client *c;
 	cr_assert_eq(np_client_connect(&c, fx.addr), 0);
 	c->timeout_ms = 5000;
+	return c;
+}
+
+Test(robustness, garbage_as_the_first_bytes_is_rejected)
+{
+	struct np_client *c = fresh_client();
 	uint8_t junk[64];
 	memset(junk, 0xab, sizeof(junk));
 	cr_assert_eq(np_send_raw(c, junk, sizeof(junk)), 0);
@@ -318,9 +320,7 @@ Test(robustness, garbage_as_the_first_bytes_is_rejected)
 
 Test(robustness, request_before_tversion_is_rejected)
 {
-	struct np_client *c;
-	cr_assert_eq(np_client_connect(&c, fx.addr), 0);
-	c->timeout_ms = 5000;
+	struct np_client *c = fresh_client();
 	struct frame f;
 	begin(&f, NP_TATTACH, 1);
 	put(&f, 1, 4);
@@ -337,9 +337,7 @@ Test(robustness, request_before_tversion_is_rejected)
 
 Test(robustness, version_string_past_the_frame_is_rejected)
 {
-	struct np_client *c;
-	cr_assert_eq(np_client_connect(&c, fx.addr), 0);
-	c->timeout_ms = 5000;
+	struct np_client *c = fresh_client();
 	struct frame f;
 	begin(&f, NP_TVERSION, NP_NOTAG);
 	put(&f, 8192, 4);

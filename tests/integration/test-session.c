@@ -419,11 +419,21 @@ Test(daemon, version_option_prints_the_version_and_exits_0)
 	free(log);
 }
 
+/* ninepd argv must fail to start, saying so in a log that names `needle`. */
+static void expect_startup_failure(const char *const argv[], const char *needle)
+{
+	int status = np_daemon_run(&dm, argv, 5000);
+	char *log = np_daemon_log(&dm);
+	cr_expect(status > 0 && status < 128, "exit status %d; log:\n%s", status, log);
+	cr_expect_not_null(strstr(log, needle), "the log does not mention \"%s\":\n%s", needle,
+			   log);
+	free(log);
+}
+
 Test(daemon, unknown_option_exits_nonzero)
 {
 	const char *argv[] = {"--no-such-option", NULL};
-	int status = np_daemon_run(&dm, argv, 5000);
-	cr_expect(status > 0 && status < 128, "exit status %d", status);
+	expect_startup_failure(argv, "no-such-option");
 }
 
 Test(daemon, missing_export_directory_exits_nonzero)
@@ -432,11 +442,7 @@ Test(daemon, missing_export_directory_exits_nonzero)
 	snprintf(addr, sizeof(addr), "unix:%s/s", dirs[2]);
 	snprintf(missing, sizeof(missing), "%s/does-not-exist", dirs[0]);
 	const char *argv[] = {"-l", addr, "-e", missing, NULL};
-	int status = np_daemon_run(&dm, argv, 5000);
-	char *log = np_daemon_log(&dm);
-	cr_expect(status > 0 && status < 128, "exit status %d; log:\n%s", status, log);
-	cr_expect_not_null(strstr(log, "does-not-exist"), "the log does not name the path:\n%s", log);
-	free(log);
+	expect_startup_failure(argv, "does-not-exist");
 }
 
 Test(daemon, bad_multidevs_value_exits_nonzero)
@@ -445,11 +451,7 @@ Test(daemon, bad_multidevs_value_exits_nonzero)
 	snprintf(addr, sizeof(addr), "unix:%s/s", dirs[2]);
 	snprintf(spec, sizeof(spec), "%s,multidevs=sometimes", dirs[0]);
 	const char *argv[] = {"-l", addr, "-e", spec, NULL};
-	int status = np_daemon_run(&dm, argv, 5000);
-	char *log = np_daemon_log(&dm);
-	cr_expect(status > 0 && status < 128, "exit status %d; log:\n%s", status, log);
-	cr_expect_not_null(strstr(log, "multidevs"), "the log does not name the key:\n%s", log);
-	free(log);
+	expect_startup_failure(argv, "multidevs");
 }
 
 Test(daemon, msize_option_caps_the_negotiated_msize)
