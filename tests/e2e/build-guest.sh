@@ -47,6 +47,8 @@ if [ -n "$kpkg" ]; then
 		(cd "$cache/dl" && apt-get download -q -o APT::Sandbox::User=root "$kpkg" >&2) ||
 			die "apt-get download $kpkg failed"
 		kdeb=$(ls "$cache/dl/${kpkg}"_*_amd64.deb | head -n 1)
+		# Kernels that linux-image-amd64 no longer depends on are 70 MB each.
+		find "$cache/dl" -name 'linux-image-*.deb' ! -path "$kdeb" -delete
 	fi
 else
 	kdeb=$(ls -t "$cache"/dl/linux-image-*_amd64.deb 2>/dev/null | head -n 1 || true)

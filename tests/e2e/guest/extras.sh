@@ -19,6 +19,21 @@ t_xattr() {
 	expect "get on a directory" "$(e2e-tool xattr get "$M/xattr-dir" user.d)" dirval
 }
 
+# start_holder KIND FILE MODE MS: a background process takes the lock
+# (KIND lock or flock, MODE w|r or ex|sh) and holds it MS milliseconds;
+# returns once it holds it, with its pid in HOLDER.
+start_holder() {
+	local i=0
+	rm -f /tmp/lock-ready
+	e2e-tool "$1" "$2" "$3" wait "$4" /tmp/lock-ready >/tmp/lock-holder &
+	HOLDER=$!
+	while [ ! -e /tmp/lock-ready ] && [ $i -lt 100 ]; do
+		usleep 50000
+		i=$((i + 1))
+	done
+	[ -e /tmp/lock-ready ] || { echo "holder never got the lock: $(cat /tmp/lock-holder)"; return 1; }
+}
+
 # lock_conflict KIND FILE_A FILE_B: a holder takes an exclusive lock through
 # FILE_A for 2 s; through FILE_B a non-blocking attempt must fail and a
 # blocking one must wait for the holder's release.  KIND is lock (fcntl)
@@ -26,20 +41,13 @@ t_xattr() {
 lock_conflict() {
 	local kind=$1 a=$2 b=$3 ex=w sh=r out waited
 	[ "$kind" = flock ] && ex=ex sh=sh
-	rm -f /tmp/lock-ready
-	e2e-tool "$kind" "$a" $ex wait 2000 /tmp/lock-ready >/tmp/lock-holder &
-	local holder=$! i=0
-	while [ ! -e /tmp/lock-ready ] && [ $i -lt 100 ]; do
-		usleep 50000
-		i=$((i + 1))
-	done
-	[ -e /tmp/lock-ready ] || { echo "holder never got the lock: $(cat /tmp/lock-holder)"; return 1; }
+	start_holder "$kind" "$a" $ex 2000 || return 1
 	out=$(e2e-tool "$kind" "$b" $ex try)
 	expect "exclusive try while held" "$out" "error: Resource temporarily unavailable" || return 1
 	out=$(e2e-tool "$kind" "$b" $sh try)
 	expect "shared try while held" "$out" "error: Resource temporarily unavailable" || return 1
 	out=$(e2e-tool "$kind" "$b" $ex wait)
-	wait $holder || { echo "holder failed: $(cat /tmp/lock-holder)"; return 1; }
+	wait $HOLDER || { echo "holder failed: $(cat /tmp/lock-holder)"; return 1; }
 	waited=${out#locked waited_ms=}
 	[ "$waited" != "$out" ] || { echo "blocking lock: $out"; return 1; }
 	[ "$waited" -ge 500 ] || { echo "blocking lock did not wait for the holder ($waited ms)"; return 1; }
@@ -72,15 +80,10 @@ t_lock_two_mounts() {
 # first (Tgetlock).
 t_getlk_two_mounts() {
 	echo x >"$M/lockfile3" || return 1
-	rm -f /tmp/lock-ready
-	e2e-tool lock "$M/lockfile3" w wait 1000 /tmp/lock-ready >/tmp/lock-holder &
-	local holder=$! i=0 out
-	while [ ! -e /tmp/lock-ready ] && [ $i -lt 100 ]; do
-		usleep 50000
-		i=$((i + 1))
-	done
+	start_holder lock "$M/lockfile3" w 1000 || return 1
+	local out
 	out=$(e2e-tool getlk "$M2/lockfile3" w)
-	wait $holder
+	wait $HOLDER
 	expect "F_GETLK while held" "$out" "locked type=w" || return 1
 	expect "F_GETLK after release" "$(e2e-tool getlk "$M2/lockfile3" w)" unlocked
 }
