@@ -1,7 +1,9 @@
 /* ninepd: a 9P2000.L file server.  main() loads the configuration, opens
  * the exports, listens, and runs the libuv loop until SIGTERM/SIGINT (or,
  * with -l stdio, until the one client hangs up). */
+#include <ctype.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -13,6 +15,73 @@
 #include "server/server.h"
 
 #define DEFAULT_THREADS 8
+
+/* --print-vm-args NAME: the QEMU options and the guest command that reach
+ * export NAME of this configuration through a virtio-serial port.  Taken
+ * out of argv before the configuration is parsed. */
+static const char *take_print_vm_args(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++) {
+		const char *name = NULL;
+		int used = 0;
+		if (!strcmp(argv[i], "--print-vm-args") && i + 1 < *argc) {
+			name = argv[i + 1];
+			used = 2;
+		} else if (!strncmp(argv[i], "--print-vm-args=", 16)) {
+			name = argv[i] + 16;
+			used = 1;
+		}
+		if (name) {
+			memmove(argv + i, argv + i + used, (size_t)(*argc - i - used + 1) * sizeof *argv);
+			*argc -= used;
+			return name;
+		}
+	}
+	return NULL;
+}
+
+static int print_vm_args(const struct ninepd_config *cfg, const char *name)
+{
+	const struct export_conf *e = NULL;
+	for (size_t i = 0; i < cfg->nexports && !e; i++)
+		if (!strcmp(cfg->exports[i].name, name) || !strcmp(cfg->exports[i].path, name))
+			e = &cfg->exports[i];
+	if (!e) {
+		fprintf(stderr, "ninepd: --print-vm-args: no export named '%s'\n", name);
+		return 1;
+	}
+	const char *listen = NULL;
+	for (size_t i = 0; i < cfg->nlisten && !listen; i++)
+		if (!strncmp(cfg->listen[i], "unix:", 5) || !strncmp(cfg->listen[i], "tcp:", 4))
+			listen = cfg->listen[i];
+	if (!listen) {
+		fprintf(stderr, "ninepd: --print-vm-args: give a unix: or tcp: listen address\n");
+		return 1;
+	}
+	/* A virtio-serial port name: the export name with anything but
+	 * [A-Za-z0-9._-] replaced, as QEMU ids and port names need. */
+	char port[64];
+	size_t n = 0;
+	for (const char *p = e->name; *p && n < sizeof port - 1; p++)
+		port[n++] = (isalnum((unsigned char)*p) || strchr("._-", *p)) ? *p : '_';
+	port[n] = '\0';
+	if (n == 0 || port[0] == '_')
+		snprintf(port, sizeof port, "ninepd%zu", (size_t)(e - cfg->exports));
+	printf("# QEMU options: a virtio-serial port connected to ninepd\n");
+	printf("-device virtio-serial-pci,id=ninepd-serial \\\n");
+	if (!strncmp(listen, "unix:", 5)) {
+		printf("-chardev socket,id=%s,path=%s \\\n", port, listen + 5);
+	} else {
+		const char *hp = listen + 4, *colon = strrchr(hp, ':');
+		printf("-chardev socket,id=%s,host=%.*s,port=%s,nodelay=on \\\n", port,
+		       (int)(colon - hp), hp, colon + 1);
+	}
+	printf("-device virtserialport,chardev=%s,name=%s\n", port, port);
+	printf("# in the guest (mount.ninepd from guest/, installed as /sbin/mount.ninepd):\n");
+	printf("mount.ninepd %s /mnt -o aname=%s,msize=%u,cache=none\n", port, e->name,
+	       cfg->max_msize < 1048576 ? cfg->max_msize : 1048576);
+	return 0;
+}
 
 /* Every fid holds an fd: allow as many as the hard limit permits. */
 static void raise_nofile(void)
@@ -31,11 +100,17 @@ int main(int argc, char **argv)
 	/* Modes from the client are final; the daemon's umask must not alter them. */
 	umask(0);
 
+	const char *vm_export = take_print_vm_args(&argc, argv);
 	struct ninepd_config cfg;
 	int rc = config_load(&cfg, argc, argv, stdout, stderr);
 	if (rc != 0) {
 		config_free(&cfg);
 		return rc > 0 ? 0 : 1;
+	}
+	if (vm_export) {
+		rc = print_vm_args(&cfg, vm_export);
+		config_free(&cfg);
+		return rc;
 	}
 	log_set_level(cfg.log_level);
 	raise_nofile();

@@ -62,7 +62,7 @@ stamp_inputs() {
 	echo "busybox $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null) $(stat -c %s "$busybox")"
 	echo "fio $(dpkg-query -W -f '${Version}' fio 2>/dev/null) $fio_libs"
 	cc --version | head -n 1
-	sha256sum "$here/build-guest.sh" "$here"/guest/*.c "$here/guest/init.sh"
+	sha256sum "$here/build-guest.sh" "$here"/guest/*.c "$here/../../guest/mount.ninepd.c" "$here/guest/init.sh"
 }
 stamp=$(stamp_inputs | sha256sum | cut -d' ' -f1)
 if [ $force = 0 ] && [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ] &&
@@ -118,7 +118,7 @@ for applet in $("$busybox" --list); do
 done
 install -m 755 "$here/guest/init.sh" "$root/init"
 cc -static -O2 -Wall -Wextra -o "$root/bin/e2e-tool" "$here/guest/e2e-tool.c"
-cc -static -O2 -Wall -Wextra -o "$root/sbin/mount.ninepd" "$here/guest/mount.ninepd.c"
+cc -static -O2 -Wall -Wextra -o "$root/sbin/mount.ninepd" "$here/../../guest/mount.ninepd.c"
 # The guest's own /etc/passwd: the confinement check tells it from the host's.
 echo "root:x:0:0:e2e guest:/:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
