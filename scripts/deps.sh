@@ -6,13 +6,22 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential meson ninja-build pkg-config
-  libuv1-dev libxxhash-dev libinih-dev libxml2-dev
+  build-essential libc6-dev meson ninja-build pkg-config
+  libuv1-dev libxxhash-dev libinih-dev libxml2-dev libcap-ng-dev
   # tests, sanitizers, fuzzing
   libcriterion-dev clang libclang-rt-14-dev
   # end-to-end guest tests and benchmarks
   qemu-system-x86 busybox-static cpio xz-utils fio diod python3 attr
 )
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# The e2e guest's kernel is fetched with apt-get download, which needs
+# package lists even when every package above is already installed.
+if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+  $sudo apt-get update -qq
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,8 +29,6 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-sudo=
-[ "$(id -u)" -eq 0 ] || sudo=sudo
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
