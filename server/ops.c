@@ -1285,10 +1285,16 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-/* The qid of one directory entry: the same one a walk to it returns
- * (stat, through the engine), so mount points are reported as the mounted
- * root.  ".." of the export root is the root; an entry that vanished or
- * that the policy refuses keeps its raw d_ino on the directory's device. */
+/* The qid of one directory entry: the same one a walk to it returns, so
+ * mount points are reported as the mounted root.  Directories (the places
+ * file systems are mounted on) and entries of unknown type are stat-ed;
+ * any other entry is on the directory's own device with inode d_ino, which
+ * saves a stat per file (readdir of 10,000 files spent 77% of its time in
+ * those stats).  The one case this misses is a single file bind-mounted
+ * inside the export: its entry shows the covered inode (a walk to it still
+ * gets the mounted file's qid).  mapped-xattr needs the stat for the
+ * guest's file type.  ".." of the export root is the root; an entry that
+ * vanished or that the policy refuses keeps its raw d_ino. */
 static void dirent_qid(struct fid *dir, const struct stat *dst, const struct linux_dirent64 *d,
 		       struct np_qid *q, uint8_t *dtype)
 {
@@ -1299,7 +1305,12 @@ static void dirent_qid(struct fid *dir, const struct stat *dst, const struct lin
 		st = *dst, rc = 0;
 	else if (!strcmp(d->d_name, "..") && is_export_root(e, dst))
 		st = *dst, rc = 0;
-	else
+	else if (d->d_type != DT_DIR && d->d_type != DT_UNKNOWN && !access_mapped(e)) {
+		st.st_dev = dst->st_dev;
+		st.st_ino = d->d_ino;
+		st.st_mode = DTTOIF(d->d_type);
+		rc = 0;
+	} else
 		rc = access_stat_child(e, dir->fd, d->d_name, &st);
 	if (!rc && access_mapped(e))
 		*dtype = (uint8_t)IFTODT(st.st_mode); /* the guest's type, not the host's */
