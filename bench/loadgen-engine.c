@@ -2,11 +2,16 @@
  * (client threads, each polling its share of the connections with epoll),
  * the latency histogram and one timed run.  See loadgen.h. */
 #include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +78,31 @@ uint64_t lg_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+double lg_cpu_seconds(int pid)
+{
+	if (pid == 0) {
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru))
+			return NAN;
+		return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	}
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NAN;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after "(comm)": state is the 3rd, utime the 14th, stime the 15th. */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return NAN;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* --- sessions ------------------------------------------------------------ */
 
 int lg_connect(const struct lg_target *t, uint32_t msize, struct np_client **out)
@@ -105,15 +135,22 @@ struct lg_thread {
 	uint64_t last_done;            /* time of the last completion (ns) */
 	struct lg_hist hist;
 	int err;
-	char errmsg[160];
+	char errmsg[256];
 };
 
-static void thread_fail(struct lg_thread *th, int err, const char *fmt, const char *a,
-			const char *b)
+/* Fails the run: keeps the thread's first error ("<what>: <strerror>") and
+ * tells every thread to stop starting operations. */
+__attribute__((format(printf, 3, 4)))
+static void thread_fail(struct lg_thread *th, int err, const char *fmt, ...)
 {
 	if (!th->err) {
 		th->err = err ? err : -EPROTO;
-		snprintf(th->errmsg, sizeof th->errmsg, fmt, a, b, strerror(-th->err));
+		char what[160];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof what, fmt, ap);
+		va_end(ap);
+		snprintf(th->errmsg, sizeof th->errmsg, "%s: %s", what, strerror(-th->err));
 	}
 	atomic_store(&th->sh->failed, 1);
 	atomic_store(&th->sh->phase, PHASE_STOP);
@@ -216,8 +253,8 @@ static int conn_reply(struct lg_thread *th, struct lg_conn *c, const struct np_m
 {
 	const struct lg_params *p = th->sh->p;
 	if (r->tag >= c->nslots || !c->slots[r->tag].busy) {
-		thread_fail(th, -EPROTO, "reply %s with unexpected tag%s: %s",
-			    np_type_name(r->type), "");
+		thread_fail(th, -EPROTO, "%s: %s with a tag (%u) not in flight", p->w->name,
+			    np_type_name(r->type), r->tag);
 		return -EPROTO;
 	}
 	struct lg_slot *s = &c->slots[r->tag];
@@ -225,15 +262,16 @@ static int conn_reply(struct lg_thread *th, struct lg_conn *c, const struct np_m
 	int rc;
 	if (r->type == NP_RLERROR && !s->may_fail) {
 		rc = -(int)r->u.rlerror.ecode;
-		thread_fail(th, rc ? rc : -EPROTO, "%s: %s answered Rlerror: %s", p->w->name,
+		thread_fail(th, rc ? rc : -EPROTO, "%s: %s answered Rlerror", p->w->name,
 			    np_type_name(s->sent));
 		s->busy = false;
 		th->inflight--;
 		return 0;
 	}
 	if (r->type != want && r->type != NP_RLERROR) {
-		thread_fail(th, -EPROTO, "%s: %s answered by something else: %s", p->w->name,
-			    np_type_name(s->sent));
+		const char *got = np_type_name(r->type);
+		thread_fail(th, -EPROTO, "%s: %s answered by %s", p->w->name,
+			    np_type_name(s->sent), got ? got : "?");
 		s->busy = false;
 		th->inflight--;
 		return 0;
@@ -244,7 +282,7 @@ static int conn_reply(struct lg_thread *th, struct lg_conn *c, const struct np_m
 	if (rc == LG_MORE)
 		return conn_queue(c, s, &t);
 	if (rc < 0) {
-		thread_fail(th, rc, "%s: bad reply to %s: %s", p->w->name,
+		thread_fail(th, rc, "%s: unexpected reply to %s", p->w->name,
 			    np_type_name(s->sent));
 		s->busy = false;
 		th->inflight--;
@@ -327,19 +365,19 @@ static void *thread_main(void *arg)
 		for (unsigned k = 0; k < c->nslots; k++) {
 			int rc = slot_start(th, c, &c->slots[k]);
 			if (rc < 0) {
-				thread_fail(th, rc, "%s%s: queueing: %s", th->sh->p->w->name, "");
+				thread_fail(th, rc, "%s: queueing", th->sh->p->w->name);
 				break;
 			}
 		}
 		int rc = conn_flush(th, c);
 		if (rc < 0)
-			thread_fail(th, rc, "%s%s: send: %s", th->sh->p->w->name, "");
+			thread_fail(th, rc, "%s: send", th->sh->p->w->name);
 	}
 	struct epoll_event evs[64];
 	while (th->inflight > 0) {
 		int n = epoll_wait(th->epfd, evs, 64, 1000);
 		if (n < 0 && errno != EINTR) {
-			thread_fail(th, -errno, "%s%s: epoll_wait: %s", "", "");
+			thread_fail(th, -errno, "epoll_wait");
 			break;
 		}
 		for (int i = 0; i < n; i++) {
@@ -354,7 +392,7 @@ static void *thread_main(void *arg)
 			if (rc < 0) {
 				/* A connection that broke drops its slots: the run
 				 * has failed, but the others still drain. */
-				thread_fail(th, rc, "%s: connection %s: %s", th->sh->p->w->name,
+				thread_fail(th, rc, "%s: connection %s", th->sh->p->w->name,
 					    rc == -ECONNRESET ? "closed by the server" : "failed");
 				c->dead = true;
 				epoll_ctl(th->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -383,8 +421,10 @@ static void conn_free(struct lg_conn *c)
 	free(c);
 }
 
+/* Connects, negotiates, attaches and runs the workload's set-up; on
+ * failure says which of those failed in errmsg. */
 static int conn_open(const struct lg_target *t, const struct lg_params *p, int index,
-		     struct lg_conn **out)
+		     struct lg_conn **out, char *errmsg, size_t errcap)
 {
 	struct lg_conn *c = calloc(1, sizeof *c);
 	if (!c)
@@ -407,12 +447,23 @@ static int conn_open(const struct lg_target *t, const struct lg_params *p, int i
 		c->slots[k].fid = LG_SLOT_FID_BASE + k * LG_SLOT_FIDS;
 	}
 	int rc = lg_connect(t, p->msize, &c->cl);
-	if (rc)
+	if (rc) {
+		snprintf(errmsg, errcap, "%s: connection %d to %.80s (version, attach '%.60s'): %s",
+			 p->w->name, index, t->addr, t->aname, strerror(-rc));
 		return rc;
+	}
 	c->fd = c->cl->fd;
+	/* Requests are written in batches already: Nagle would only delay
+	 * them (a unix socket refuses the option, which is fine). */
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->msize = c->cl->msize;
 	c->iosize = c->msize - LG_IOHDRSZ;
-	return p->w->setup ? p->w->setup(c) : 0;
+	rc = p->w->setup ? p->w->setup(c) : 0;
+	if (rc)
+		snprintf(errmsg, errcap, "%s: set-up on connection %d: %s (is the export prepared?)",
+			 p->w->name, index, strerror(-rc));
+	return rc;
 }
 
 static void sleep_s(double s)
@@ -425,6 +476,7 @@ static void sleep_s(double s)
 int lg_run(const struct lg_target *t, const struct lg_params *p, struct lg_result *res)
 {
 	memset(res, 0, sizeof *res);
+	res->server_cpu = res->client_cpu = NAN;
 	struct lg_shared sh = {.p = p};
 	unsigned nth = p->threads ? p->threads : 1;
 	if (nth > p->conns)
@@ -433,10 +485,7 @@ int lg_run(const struct lg_target *t, const struct lg_params *p, struct lg_resul
 	struct lg_thread *ths = calloc(nth, sizeof *ths);
 	int rc = conns && ths ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < p->conns; i++) {
-		rc = conn_open(t, p, (int)i, &conns[i]);
-		if (rc)
-			snprintf(res->errmsg, sizeof res->errmsg, "%s: connection %u set-up: %s",
-				 p->w->name, i, strerror(-rc));
+		rc = conn_open(t, p, (int)i, &conns[i], res->errmsg, sizeof res->errmsg);
 	}
 	if (rc == 0)
 		res->msize = conns[0]->msize;
@@ -472,8 +521,11 @@ int lg_run(const struct lg_target *t, const struct lg_params *p, struct lg_resul
 				break;
 			}
 		}
+		double srv0 = t->pid ? lg_cpu_seconds(t->pid) : NAN, cli0 = lg_cpu_seconds(0);
 		if (!p->max_ops) {
 			sleep_s(p->warmup);
+			srv0 = t->pid ? lg_cpu_seconds(t->pid) : NAN;
+			cli0 = lg_cpu_seconds(0);
 			t_measure = lg_now_ns();
 			atomic_store(&sh.phase, PHASE_MEASURE);
 			/* Sleep in small steps so a failed run ends early. */
@@ -484,9 +536,15 @@ int lg_run(const struct lg_target *t, const struct lg_params *p, struct lg_resul
 			}
 			t_stop = lg_now_ns();
 			atomic_store(&sh.phase, PHASE_STOP);
+			res->server_cpu = (t->pid ? lg_cpu_seconds(t->pid) : NAN) - srv0;
+			res->client_cpu = lg_cpu_seconds(0) - cli0;
 		}
 		for (unsigned i = 0; i < started; i++)
 			pthread_join(ths[i].tid, NULL);
+		if (p->max_ops) {
+			res->server_cpu = (t->pid ? lg_cpu_seconds(t->pid) : NAN) - srv0;
+			res->client_cpu = lg_cpu_seconds(0) - cli0;
+		}
 	}
 	for (unsigned i = 0; i < nth && ths; i++) {
 		struct lg_thread *th = &ths[i];

@@ -1,10 +1,11 @@
 /* The load generator's workloads, the export layout they run on, and the
- * physical limit of the data workloads (the same I/O done with pread and
- * pwrite on the host).  Each workload is a chain of requests per operation;
- * see struct lg_workload in loadgen.h. */
+ * physical limit of the data workloads and of create (the same system
+ * calls made directly on the host).  Each workload is a chain of requests
+ * per operation; see struct lg_workload in loadgen.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,10 +331,17 @@ static void seqwrite_start(struct lg_conn *c, struct lg_slot *s, struct np_msg *
 	t_write(t, c->filefid, s->off, chunk(c, MIB, 0));
 }
 
-/* The limit: conns x depth threads doing the same pread/pwrite. */
+/* The limit: conns x depth threads doing the same system calls. */
+enum direct_mode {
+	DIRECT_RANDREAD,      /* pread 4 KiB at random offsets */
+	DIRECT_SEQREAD,       /* pread 1 MiB sequentially */
+	DIRECT_SEQWRITE,      /* pwrite 1 MiB sequentially */
+	DIRECT_CREATE,        /* openat(O_CREAT|O_EXCL), pwrite 4 KiB, close, unlinkat */
+};
+
 struct direct_arg {
-	int fd;
-	int mode;             /* 0 random 4 KiB read, 1 sequential 1 MiB read, 2 write */
+	int fd;               /* the file, or for DIRECT_CREATE the directory */
+	enum direct_mode mode;
 	uint64_t span;
 	uint64_t seed;
 	atomic_int *phase;    /* 0 warm-up, 1 measure, 2 stop */
@@ -352,19 +360,31 @@ static void *direct_thread(void *arg)
 	}
 	memset(buf, 0x5a, MIB);
 	uint64_t off = a->seed % (a->span / MIB) * MIB;
-	uint64_t rng = a->seed | 1;
+	uint64_t rng = a->seed | 1, seq = 0;
 	int ph;
 	while ((ph = atomic_load_explicit(a->phase, memory_order_relaxed)) != 2) {
 		uint64_t t0 = lg_now_ns();
 		ssize_t n;
 		size_t want;
-		if (a->mode == 0) {
+		if (a->mode == DIRECT_RANDREAD) {
 			want = KIB4;
 			n = pread(a->fd, buf, want, (off_t)(lg_rand(&rng) % (a->span / KIB4) * KIB4));
+		} else if (a->mode == DIRECT_CREATE) {
+			char name[64];
+			snprintf(name, sizeof name, "x%llx-%llu", (unsigned long long)a->seed,
+				 (unsigned long long)seq++);
+			want = KIB4;
+			int fd = openat(a->fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			n = fd < 0 ? -1 : pwrite(fd, buf, want, 0);
+			if (fd >= 0) {
+				close(fd);
+				if (unlinkat(a->fd, name, 0))
+					n = -1;
+			}
 		} else {
 			want = MIB;
-			n = a->mode == 1 ? pread(a->fd, buf, want, (off_t)off)
-					 : pwrite(a->fd, buf, want, (off_t)off);
+			n = a->mode == DIRECT_SEQREAD ? pread(a->fd, buf, want, (off_t)off)
+						      : pwrite(a->fd, buf, want, (off_t)off);
 			off = off + MIB >= a->span ? 0 : off + MIB;
 		}
 		if (n != (ssize_t)want) {
@@ -381,7 +401,8 @@ static void *direct_thread(void *arg)
 	return NULL;
 }
 
-static int direct_run(const char *dir, const struct lg_params *p, struct lg_result *res, int mode)
+static int direct_run(const char *dir, const struct lg_params *p, struct lg_result *res,
+		      enum direct_mode mode)
 {
 	memset(res, 0, sizeof *res);
 	unsigned n = p->conns * p->depth;
@@ -398,7 +419,11 @@ static int direct_run(const char *dir, const struct lg_params *p, struct lg_resu
 	unsigned started = 0;
 	for (unsigned i = 0; i < n && rc == 0; i++) {
 		struct direct_arg *a = &args[i];
-		if (mode == 2) {
+		if (mode == DIRECT_CREATE) {
+			snprintf(path, sizeof path, "%s/%s", dir, LG_SCRATCH);
+			a->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			a->span = MIB;
+		} else if (mode == DIRECT_SEQWRITE) {
 			snprintf(path, sizeof path, "%s/%s/direct%u-%u", dir, LG_SCRATCH, p->run_id, i);
 			a->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 			unlink(path); /* the fd keeps it until the run ends */
@@ -430,12 +455,15 @@ static int direct_run(const char *dir, const struct lg_params *p, struct lg_resu
 	struct timespec ms = {.tv_sec = (time_t)p->seconds,
 			      .tv_nsec = (long)((p->seconds - (double)(time_t)p->seconds) * 1e9)};
 	uint64_t t0 = 0, t1 = 0;
+	res->server_cpu = res->client_cpu = NAN;
 	if (rc == 0) {
 		nanosleep(&ws, NULL);
+		double cpu0 = lg_cpu_seconds(0);
 		t0 = lg_now_ns();
 		atomic_store(&phase, 1);
 		nanosleep(&ms, NULL);
 		t1 = lg_now_ns();
+		res->client_cpu = lg_cpu_seconds(0) - cpu0;
 	}
 	atomic_store(&phase, 2);
 	for (unsigned i = 0; i < started; i++)
@@ -460,17 +488,22 @@ static int direct_run(const char *dir, const struct lg_params *p, struct lg_resu
 
 static int randread_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
 {
-	return direct_run(dir, p, res, 0);
+	return direct_run(dir, p, res, DIRECT_RANDREAD);
 }
 
 static int seqread_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
 {
-	return direct_run(dir, p, res, 1);
+	return direct_run(dir, p, res, DIRECT_SEQREAD);
 }
 
 static int seqwrite_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
 {
-	return direct_run(dir, p, res, 2);
+	return direct_run(dir, p, res, DIRECT_SEQWRITE);
+}
+
+static int create_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
+{
+	return direct_run(dir, p, res, DIRECT_CREATE);
 }
 
 static const struct lg_workload w_randread = {
@@ -616,6 +649,7 @@ static const struct lg_workload w_create = {
 	.start = create_start,
 	.next = create_next,
 	.teardown = teardown_clunk,
+	.direct = create_direct,
 };
 
 /* --- mixed: a metadata mix like a build or a package manager's ----------- */

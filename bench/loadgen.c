@@ -5,13 +5,15 @@
  * each time, so neither always runs on a warmer machine), then prints the
  * median per workload and server and the ratio of the first two servers
  * with its minimum, median and maximum over the repetitions.  With
- * --direct it also runs the data workloads as plain pread/pwrite threads on
- * the exported directory: the physical limit of the machine.
+ * --direct it also runs the data workloads (and create) as plain system
+ * calls in threads on the exported directory: the physical limit.  With
+ * pid= on a target it also reports the server's CPU time per operation,
+ * which other processes on the machine disturb less than ops/s.
  *
  *   ninepd-loadgen prepare DIR
  *   ninepd-loadgen run -t ninepd=unix:/run/n.sock -t diod=unix:/run/d.sock,aname=DIR \
  *       [--direct DIR] [-r 3] [-d 2] [--csv F] [--md F] WORKLOAD[:c=N,q=N,msize=N]...
- *   ninepd-loadgen scale -t NAME=ADDR,pid=PID... [--conns 1000] [--fids 100000]
+ *   ninepd-loadgen scale -t NAME=ADDR,pid=PID... [--conns-scale 1000] [--fids 100000]
  *   ninepd-loadgen list
  */
 #include <errno.h>
@@ -71,7 +73,7 @@ static void usage(FILE *f)
 		"  -q, --depth N        requests in flight per connection, unless q= (default 1)\n"
 		"  -j, --threads N      client threads polling the connections (default 2)\n"
 		"  -m, --msize N        msize asked for (default %u; servers may answer less)\n"
-		"  -D, --direct DIR     also run the data workloads with pread/pwrite on DIR\n"
+		"  -D, --direct DIR     also run the data workloads and create as system calls on DIR\n"
 		"      --csv FILE       append one line per workload, server and repetition\n"
 		"      --md FILE        write the summary tables as Markdown\n"
 		"      --summary FILE   write the summary (medians, ratios) as CSV\n"
@@ -187,9 +189,10 @@ static double vmax(const double *v, unsigned n)
  * repetition, NAN for a failed run. */
 struct cell {
 	double ops[MAX_REPS], mib[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
+	double srv_us[MAX_REPS], cli_us[MAX_REPS]; /* CPU µs per operation */
 	unsigned n;
 	uint32_t msize;
-	char err[160];
+	char err[256];
 };
 
 static struct cell *cell_at(struct cell *cells, const struct opts *o, unsigned spec, int target)
@@ -213,30 +216,47 @@ static unsigned ratios(const struct cell *a, const struct cell *b, double *out)
 	return n;
 }
 
-/* Only successful repetitions count in the medians. */
-static unsigned good(const struct cell *c, double *ops, double *mib, double *p50, double *p99)
+/* The successful repetitions of a cell: the medians count only those. */
+struct good {
+	unsigned n;
+	double ops[MAX_REPS], mib[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
+	double srv_us[MAX_REPS], cli_us[MAX_REPS];
+};
+
+static void good(const struct cell *c, struct good *g)
 {
-	unsigned n = 0;
+	g->n = 0;
 	for (unsigned i = 0; i < c->n; i++) {
 		if (isnan(c->ops[i]))
 			continue;
-		ops[n] = c->ops[i], mib[n] = c->mib[i], p50[n] = c->p50[i], p99[n] = c->p99[i];
-		n++;
+		unsigned k = g->n++;
+		g->ops[k] = c->ops[i], g->mib[k] = c->mib[i];
+		g->p50[k] = c->p50[i], g->p99[k] = c->p99[i];
+		g->srv_us[k] = c->srv_us[i], g->cli_us[k] = c->cli_us[i];
 	}
-	return n;
 }
 
 /* --- run ----------------------------------------------------------------- */
 
-static void record(struct cell *cell, const struct spec *s, const struct lg_result *res)
+/* CPU µs per operation: the server's (for the direct limit, the pread
+ * threads') and the client's. */
+static void cpu_per_op(const struct lg_result *res, bool direct, double *srv, double *cli)
+{
+	double ops = res->ops ? (double)res->ops : NAN;
+	*srv = (direct ? res->client_cpu : res->server_cpu) * 1e6 / ops;
+	*cli = direct ? NAN : res->client_cpu * 1e6 / ops;
+}
+
+static void record(struct cell *cell, bool direct, const struct lg_result *res)
 {
 	unsigned i = cell->n++;
 	if (res->err || res->seconds <= 0 || res->ops == 0) {
 		cell->ops[i] = cell->mib[i] = cell->p50[i] = cell->p99[i] = NAN;
+		cell->srv_us[i] = cell->cli_us[i] = NAN;
 		snprintf(cell->err, sizeof cell->err, "%s", res->errmsg[0] ? res->errmsg : "no operation completed");
 		return;
 	}
-	(void)s;
+	cpu_per_op(res, direct, &cell->srv_us[i], &cell->cli_us[i]);
 	cell->ops[i] = (double)res->ops / res->seconds;
 	cell->mib[i] = (double)res->bytes / res->seconds / (1 << 20);
 	cell->p50[i] = lg_hist_quantile(&res->hist, 0.50) / 1e3;
@@ -249,120 +269,205 @@ static void csv_line(FILE *f, const struct spec *s, const char *target, unsigned
 {
 	if (!f)
 		return;
-	double secs = res->seconds > 0 ? res->seconds : 1;
-	fprintf(f, "%s,\"%s\",%u,%u,%s,%u,%u,%llu,%.3f,%.1f,%.2f,%.1f,%.1f,%s\n", s->w->name,
-		s->label, s->conns, s->depth, target, rep, res->msize, (unsigned long long)res->ops,
-		res->seconds, (double)res->ops / secs, (double)res->bytes / secs / (1 << 20),
-		lg_hist_quantile(&res->hist, 0.5) / 1e3, lg_hist_quantile(&res->hist, 0.99) / 1e3,
-		res->err ? "error" : "ok");
+	double secs = res->seconds > 0 ? res->seconds : 1, srv, cli;
+	cpu_per_op(res, !strcmp(target, "direct"), &srv, &cli);
+	fprintf(f, "%s,\"%s\",%u,%u,%s,%u,%u,%llu,%.3f,%.1f,%.2f,%.1f,%.1f,%.2f,%.2f,%s\n",
+		s->w->name, s->label, s->conns, s->depth, target, rep, res->msize,
+		(unsigned long long)res->ops, res->seconds, (double)res->ops / secs,
+		(double)res->bytes / secs / (1 << 20), lg_hist_quantile(&res->hist, 0.5) / 1e3,
+		lg_hist_quantile(&res->hist, 0.99) / 1e3, srv, cli, res->err ? "error" : "ok");
 	fflush(f);
+}
+
+static const char *msize_str(char buf[16], const struct cell *c, int target)
+{
+	if (target == DIRECT || !c->msize)
+		return "-";
+	snprintf(buf, 16, "%u", c->msize);
+	return buf;
+}
+
+/* Median CPU µs per operation of a (per repetition, paired) over b's. */
+static double cpu_ratio(const struct cell *a, const struct cell *b)
+{
+	double r[MAX_REPS];
+	unsigned n = 0;
+	for (unsigned i = 0; i < a->n && i < b->n; i++)
+		if (!isnan(a->srv_us[i]) && !isnan(b->srv_us[i]) && a->srv_us[i] > 0)
+			r[n++] = b->srv_us[i] / a->srv_us[i];
+	return median(r, n);
+}
+
+/* The summary, row by row: one per workload and server (the direct limit
+ * included), one per compared pair; the printers only format them. */
+struct result_row {
+	const struct spec *sp;
+	int target;
+	const struct cell *c;
+	struct good g;
+};
+
+struct ratio_row {
+	const struct spec *sp;
+	int a, b;
+	unsigned n;                /* paired repetitions */
+	double min, med, max;      /* of ops/s a over b */
+	double cpu;                /* b's CPU per operation over a's */
+};
+
+struct summary_fns {
+	void (*result)(FILE *f, const struct opts *o, const struct result_row *r);
+	void (*ratio)(FILE *f, const struct opts *o, const struct ratio_row *r);
+};
+
+/* Calls fns->result for every measured cell, then (if ratio_after is set,
+ * after all of them; else after each workload) fns->ratio for every pair:
+ * the first two servers, and every server against the direct limit. */
+static void summarize(FILE *f, const struct opts *o, struct cell *cells,
+		      const struct summary_fns *fns, void (*between)(FILE *f), bool ratio_after)
+{
+	for (int pass = 0; pass < (ratio_after ? 2 : 1); pass++) {
+		for (unsigned s = 0; s < o->nspecs; s++) {
+			const struct spec *sp = &o->specs[s];
+			bool has_direct = o->direct && sp->w->direct;
+			if (pass == 0) {
+				for (int t = 0; t <= (int)o->ntargets; t++) {
+					int ti = t == (int)o->ntargets ? DIRECT : t;
+					if (ti == DIRECT && !has_direct)
+						continue;
+					struct result_row r = {.sp = sp, .target = ti};
+					r.c = cell_at(cells, o, s, ti);
+					good(r.c, &r.g);
+					fns->result(f, o, &r);
+				}
+			}
+			if (ratio_after && pass == 0)
+				continue;
+			int pairs[MAX_TARGETS + 1][2];
+			unsigned np = 0;
+			if (o->ntargets >= 2)
+				pairs[np][0] = 0, pairs[np][1] = 1, np++;
+			for (unsigned t = 0; has_direct && t < o->ntargets; t++)
+				pairs[np][0] = (int)t, pairs[np][1] = DIRECT, np++;
+			for (unsigned k = 0; k < np; k++) {
+				const struct cell *a = cell_at(cells, o, s, pairs[k][0]);
+				const struct cell *b = cell_at(cells, o, s, pairs[k][1]);
+				double v[MAX_REPS];
+				struct ratio_row r = {.sp = sp, .a = pairs[k][0], .b = pairs[k][1]};
+				r.n = ratios(a, b, v);
+				r.min = vmin(v, r.n), r.med = median(v, r.n), r.max = vmax(v, r.n);
+				r.cpu = cpu_ratio(a, b);
+				fns->ratio(f, o, &r);
+			}
+		}
+		if (pass == 0 && ratio_after && between)
+			between(f);
+	}
+}
+
+static void text_result(FILE *f, const struct opts *o, const struct result_row *r, bool md)
+{
+	unsigned n = r->g.n;
+	char msize[16], mibs[16] = "-";
+	if (r->sp->w->is_data && n)
+		snprintf(mibs, sizeof mibs, "%.1f", median(r->g.mib, n));
+	const char *fmt = md ? "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %.1f | %.1f | %u/%u%s%s |\n"
+			     : "%-36s  %-8s  %8s  %10.0f  %9s  %9.1f  %9.1f  %9.1f  %9.1f  %u/%u%s%s\n";
+	fprintf(f, fmt, r->sp->label, target_name(o, r->target), msize_str(msize, r->c, r->target),
+		median(r->g.ops, n), mibs, median(r->g.p50, n), median(r->g.p99, n),
+		median(r->g.srv_us, n), median(r->g.cli_us, n), n, r->c->n,
+		n < r->c->n ? (md ? " — " : "  ") : "", n < r->c->n ? r->c->err : "");
+}
+
+static void text_ratio(FILE *f, const struct opts *o, const struct ratio_row *r, bool md)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%s/%s", target_name(o, r->a), target_name(o, r->b));
+	fprintf(f, md ? "| %s | %s | %.2f | %.2f | %.2f | %.2f |\n"
+		      : "%-36s  %-16s  %6.2f  %6.2f  %6.2f  %6.2f\n",
+		r->sp->label, name, r->min, r->med, r->max, r->cpu);
+}
+
+static void plain_result(FILE *f, const struct opts *o, const struct result_row *r)
+{
+	text_result(f, o, r, false);
+}
+
+static void plain_ratio(FILE *f, const struct opts *o, const struct ratio_row *r)
+{
+	text_ratio(f, o, r, false);
+}
+
+static void md_result(FILE *f, const struct opts *o, const struct result_row *r)
+{
+	text_result(f, o, r, true);
+}
+
+static void md_ratio(FILE *f, const struct opts *o, const struct ratio_row *r)
+{
+	text_ratio(f, o, r, true);
+}
+
+static void plain_ratio_head(FILE *f)
+{
+	fprintf(f, "\n%-36s  %-16s  %6s  %6s  %6s  %s\n", "workload", "ratio a/b", "min", "median",
+		"max", "CPU us/op b/a");
+}
+
+static void md_ratio_head(FILE *f)
+{
+	fprintf(f, "\n| workload | ratio a/b | min | median | max | CPU µs/op, b÷a |\n"
+		   "|---|---|---:|---:|---:|---:|\n");
 }
 
 static void print_summary(FILE *f, bool md, const struct opts *o, struct cell *cells)
 {
-	const char *sep = md ? " | " : "  ";
-	/* Per workload and server. */
 	if (md)
-		fprintf(f, "| workload | server | msize | ops/s | MiB/s | p50 µs | p99 µs | reps |\n"
-			   "|---|---|---:|---:|---:|---:|---:|---:|\n");
+		fprintf(f, "| workload | server | msize | ops/s | MiB/s | p50 µs | p99 µs | "
+			   "server CPU µs/op | client CPU µs/op | reps |\n"
+			   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	else
-		fprintf(f, "%-36s  %-8s  %8s  %10s  %9s  %9s  %9s  %s\n", "workload", "server",
-			"msize", "ops/s", "MiB/s", "p50 us", "p99 us", "reps");
-	for (unsigned s = 0; s < o->nspecs; s++) {
-		const struct spec *sp = &o->specs[s];
-		for (int t = 0; t < (int)o->ntargets + 1; t++) {
-			int ti = t == (int)o->ntargets ? DIRECT : t;
-			if (ti == DIRECT && (!o->direct || !sp->w->direct))
-				continue;
-			struct cell *c = cell_at(cells, o, s, ti);
-			double ops[MAX_REPS], mib[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
-			unsigned n = good(c, ops, mib, p50, p99);
-			char msize[16] = "-";
-			if (ti != DIRECT && c->msize)
-				snprintf(msize, sizeof msize, "%u", c->msize);
-			char mibs[16] = "-";
-			if (sp->w->is_data && n)
-				snprintf(mibs, sizeof mibs, "%.1f", median(mib, n));
-			if (md)
-				fprintf(f, "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %u/%u%s%s |\n",
-					sp->label, target_name(o, ti), msize, median(ops, n), mibs,
-					median(p50, n), median(p99, n), n, c->n,
-					n < c->n ? " — " : "", n < c->n ? c->err : "");
-			else
-				fprintf(f, "%-36s%s%-8s%s%8s%s%10.0f%s%9s%s%9.1f%s%9.1f%s%u/%u%s%s\n",
-					sp->label, sep, target_name(o, ti), sep, msize, sep,
-					median(ops, n), sep, mibs, sep, median(p50, n), sep,
-					median(p99, n), sep, n, c->n, n < c->n ? "  " : "",
-					n < c->n ? c->err : "");
-		}
-	}
-	if (o->ntargets < 2 && !o->direct)
-		return;
-	/* Ratios. */
-	fprintf(f, md ? "\n| workload | ratio | min | median | max |\n|---|---|---:|---:|---:|\n"
-		      : "\n%-36s  %-16s  %6s  %6s  %6s\n",
-		"workload", "ratio", "min", "median", "max");
-	for (unsigned s = 0; s < o->nspecs; s++) {
-		const struct spec *sp = &o->specs[s];
-		struct {
-			int a, b;
-		} pairs[MAX_TARGETS + 1];
-		unsigned np = 0;
-		if (o->ntargets >= 2)
-			pairs[np].a = 0, pairs[np].b = 1, np++;
-		if (o->direct && sp->w->direct)
-			for (unsigned t = 0; t < o->ntargets; t++)
-				pairs[np].a = (int)t, pairs[np].b = DIRECT, np++;
-		for (unsigned k = 0; k < np; k++) {
-			double r[MAX_REPS];
-			unsigned n = ratios(cell_at(cells, o, s, pairs[k].a),
-					    cell_at(cells, o, s, pairs[k].b), r);
-			char name[64];
-			snprintf(name, sizeof name, "%s/%s", target_name(o, pairs[k].a),
-				 target_name(o, pairs[k].b));
-			if (md)
-				fprintf(f, "| %s | %s | %.2f | %.2f | %.2f |\n", sp->label, name,
-					vmin(r, n), median(r, n), vmax(r, n));
-			else
-				fprintf(f, "%-36s  %-16s  %6.2f  %6.2f  %6.2f\n", sp->label, name,
-					vmin(r, n), median(r, n), vmax(r, n));
-		}
-	}
+		fprintf(f, "%-36s  %-8s  %8s  %10s  %9s  %9s  %9s  %9s  %9s  %s\n", "workload",
+			"server", "msize", "ops/s", "MiB/s", "p50 us", "p99 us", "srv us/op",
+			"cli us/op", "reps");
+	static const struct summary_fns plain = {plain_result, plain_ratio};
+	static const struct summary_fns mdfns = {md_result, md_ratio};
+	bool pairs = o->ntargets >= 2 || o->direct;
+	summarize(f, o, cells, md ? &mdfns : &plain,
+		  !pairs ? NULL : md ? md_ratio_head : plain_ratio_head, true);
 }
 
-/* One CSV line per workload and server (medians) and per ratio. */
+static const char *workload_class(const struct lg_workload *w)
+{
+	return w->is_meta ? "meta" : w->is_data ? "data" : "";
+}
+
+static void csv_result(FILE *f, const struct opts *o, const struct result_row *r)
+{
+	const struct good *g = &r->g;
+	unsigned n = g->n;
+	fprintf(f, "result,%s,%s,\"%s\",%u,%u,%s,,%u,%.1f,%.2f,%.1f,%.1f,%.2f,%.2f,%.1f,%.1f,%.1f,,%u\n",
+		r->sp->w->name, workload_class(r->sp->w), r->sp->label, r->sp->conns, r->sp->depth,
+		target_name(o, r->target), r->c->msize, median(g->ops, n), median(g->mib, n),
+		median(g->p50, n), median(g->p99, n), median(g->srv_us, n), median(g->cli_us, n),
+		vmin(g->ops, n), median(g->ops, n), vmax(g->ops, n), n);
+}
+
+static void csv_ratio(FILE *f, const struct opts *o, const struct ratio_row *r)
+{
+	fprintf(f, "ratio,%s,%s,\"%s\",%u,%u,%s,%s,,,,,,,,%.3f,%.3f,%.3f,%.3f,%u\n",
+		r->sp->w->name, workload_class(r->sp->w), r->sp->label, r->sp->conns, r->sp->depth, target_name(o, r->a),
+		target_name(o, r->b), r->min, r->med, r->max, r->cpu, r->n);
+}
+
+/* The summary as CSV: a line per workload and server (medians), a line
+ * per compared pair. */
 static void write_summary_csv(FILE *f, const struct opts *o, struct cell *cells)
 {
-	fprintf(f, "kind,workload,label,conns,depth,a,b,msize,ops_per_s,mib_per_s,p50_us,p99_us,"
-		   "min,median,max,reps\n");
-	for (unsigned s = 0; s < o->nspecs; s++) {
-		const struct spec *sp = &o->specs[s];
-		for (int t = 0; t < (int)o->ntargets + 1; t++) {
-			int ti = t == (int)o->ntargets ? DIRECT : t;
-			if (ti == DIRECT && (!o->direct || !sp->w->direct))
-				continue;
-			struct cell *c = cell_at(cells, o, s, ti);
-			double ops[MAX_REPS], mib[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
-			unsigned n = good(c, ops, mib, p50, p99);
-			fprintf(f, "result,%s,\"%s\",%u,%u,%s,,%u,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,%.1f,%u\n",
-				sp->w->name, sp->label, sp->conns, sp->depth, target_name(o, ti),
-				c->msize, median(ops, n), median(mib, n), median(p50, n),
-				median(p99, n), vmin(ops, n), median(ops, n), vmax(ops, n), n);
-		}
-		for (int a = 0; a < (int)o->ntargets; a++) {
-			int bs[2] = {a == 0 && o->ntargets >= 2 ? 1 : -2, o->direct && sp->w->direct ? DIRECT : -2};
-			for (int k = 0; k < 2; k++) {
-				if (bs[k] == -2)
-					continue;
-				double r[MAX_REPS];
-				unsigned n = ratios(cell_at(cells, o, s, a), cell_at(cells, o, s, bs[k]), r);
-				fprintf(f, "ratio,%s,\"%s\",%u,%u,%s,%s,,,,,,%.3f,%.3f,%.3f,%u\n",
-					sp->w->name, sp->label, sp->conns, sp->depth,
-					target_name(o, a), target_name(o, bs[k]), vmin(r, n),
-					median(r, n), vmax(r, n), n);
-			}
-		}
-	}
+	fprintf(f, "kind,workload,class,label,conns,depth,a,b,msize,ops_per_s,mib_per_s,p50_us,p99_us,"
+		   "server_cpu_us_per_op,client_cpu_us_per_op,min,median,max,cpu_ratio,reps\n");
+	static const struct summary_fns fns = {csv_result, csv_ratio};
+	summarize(f, o, cells, &fns, NULL, false);
 }
 
 static int cmd_run(struct opts *o)
@@ -384,7 +489,7 @@ static int cmd_run(struct opts *o)
 		}
 		if (csv != stdout && ftell(csv) == 0)
 			fprintf(csv, "workload,label,conns,depth,target,rep,msize,ops,seconds,ops_per_s,"
-				     "mib_per_s,p50_us,p99_us,status\n");
+				     "mib_per_s,p50_us,p99_us,server_cpu_us_per_op,client_cpu_us_per_op,status\n");
 	}
 	uint32_t run_id = (uint32_t)getpid() << 8;
 	struct lg_result *res = malloc(sizeof *res);
@@ -414,7 +519,7 @@ static int cmd_run(struct opts *o)
 					sp->w->direct(o->direct, &p, res);
 				else
 					lg_run(&o->targets[t], &p, res);
-				record(cell_at(cells, o, s, t), sp, res);
+				record(cell_at(cells, o, s, t), t == DIRECT, res);
 				csv_line(csv, sp, target_name(o, t), rep, res);
 				if (res->err)
 					fprintf(stderr, "[%u/%u] %-36s %-8s FAILED: %s\n", rep + 1, o->reps,
@@ -694,6 +799,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
 	argv++, argc--;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "t:r:d:W:n:c:q:j:m:D:h", lopts, NULL)) != -1) {

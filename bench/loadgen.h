@@ -56,6 +56,10 @@ double lg_hist_quantile(const struct lg_hist *h, double q);
 
 uint64_t lg_now_ns(void);
 
+/* CPU seconds (user + system, all threads) of process pid, or of this
+ * process for pid 0; NAN when unknown.  /proc's resolution is a clock tick. */
+double lg_cpu_seconds(int pid);
+
 /* --- connections and slots ---------------------------------------------- */
 
 struct lg_conn;
@@ -124,7 +128,7 @@ enum { LG_MORE = 1, LG_DONE = 0 };
 struct lg_workload {
 	const char *name;
 	const char *what;         /* one line for --list and the report */
-	bool is_data;             /* reports MiB/s; has a direct-I/O limit */
+	bool is_data;             /* reports MiB/s */
 	bool is_meta;             /* counts toward the metadata target */
 	uint32_t op_bytes;        /* data moved per operation (data workloads) */
 	/* Synchronous, before the timed part: fids the operations share. */
@@ -136,8 +140,9 @@ struct lg_workload {
 	int (*next)(struct lg_conn *c, struct lg_slot *s, const struct np_msg *r, struct np_msg *t);
 	/* Synchronous, after the last operation: clunk, unlink. */
 	void (*teardown)(struct lg_conn *c);
-	/* The same I/O straight on the host file system, conns x depth
-	 * threads each doing one operation at a time; NULL for metadata. */
+	/* The same system calls straight on the host file system, conns x
+	 * depth threads each doing one operation at a time; NULL where there
+	 * is no such equivalent. */
 	int (*direct)(const char *export_dir, const struct lg_params *p, struct lg_result *res);
 };
 
@@ -154,7 +159,7 @@ struct lg_target {
 	char name[32];            /* "ninepd", "diod" */
 	char addr[256];           /* unix:PATH or tcp:HOST:PORT */
 	char aname[256];          /* attach name ("" for the first export) */
-	int pid;                  /* the daemon's pid for VmRSS, or 0 */
+	int pid;                  /* the daemon's pid (CPU time, VmRSS), or 0 */
 };
 
 struct lg_params {
@@ -174,20 +179,29 @@ struct lg_result {
 	uint64_t bytes;
 	struct lg_hist hist;
 	uint32_t msize;           /* as negotiated */
+	double server_cpu;        /* CPU seconds the server (target pid) used in the
+				   * measured window; NAN without a pid */
+	double client_cpu;        /* CPU seconds this process used in it */
 	int err;                  /* 0, or why the run failed */
-	char errmsg[160];
+	char errmsg[256];
 };
 
+/*
+ * One timed run of p->w against t: opens the connections and runs the
+ * workload's set-up, keeps every slot busy for warmup + seconds (or until
+ * max_ops operations), lets the operations in flight finish, tears down.
+ * Returns 0 or -errno; res->errmsg says what failed.  Operations completed
+ * during the warm-up are not counted.
+ */
 int lg_run(const struct lg_target *t, const struct lg_params *p, struct lg_result *res);
 
-/* Open n sessions on t (version + attach on LG_ROOT_FID); used by the
- * engine and the scale test.  *out[i] are np_client connections. */
+/* One session on t: connect, Tversion(msize), Tattach of LG_ROOT_FID as
+ * root.  Used by the engine and the scale test. */
 int lg_connect(const struct lg_target *t, uint32_t msize, struct np_client **out);
 
-/* Helpers for workloads. */
+/* The workloads' random numbers: xorshift64*, one state per connection. */
 static inline uint64_t lg_rand(uint64_t *s)
 {
-	/* xorshift64* */
 	uint64_t x = *s;
 	x ^= x >> 12;
 	x ^= x << 25;
