@@ -19,6 +19,7 @@ const char *const config_server_keys[SERVER_KEY_COUNT] = {
 	[SERVER_KEY_LOG_LEVEL] = "log_level",
 	[SERVER_KEY_MAX_CONNS] = "max_connections",
 	[SERVER_KEY_MAX_FIDS] = "max_fids",
+	[SERVER_KEY_USER] = "user",
 };
 
 const struct config_number config_server_numbers[SERVER_KEY_COUNT] = {
@@ -227,6 +228,7 @@ void config_free(struct ninepd_config *cfg)
 		config_origin_free(&cfg->origin[k]);
 	free(cfg->config_file);
 	free(cfg->libvirt_xml);
+	free(cfg->user);
 	config_init(cfg);
 }
 
@@ -506,6 +508,7 @@ static const struct option long_options[] = {
 	{"export", required_argument, NULL, 'e'},
 	{"config", required_argument, NULL, 'c'},
 	{"libvirt-xml", required_argument, NULL, OPT_LIBVIRT_XML},
+	{"user", required_argument, NULL, 'u'},
 	{"check-config", no_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"trace", no_argument, NULL, OPT_TRACE},
@@ -518,8 +521,8 @@ static const struct option long_options[] = {
 
 static void print_usage(FILE *f)
 {
-	fputs("usage: ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-n] [-v]\n"
-	      "              [--trace] [--msize N] [--threads N] [--version] [--help]\n"
+	fputs("usage: ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER]\n"
+	      "              [-n] [-v] [--trace] [--msize N] [--threads N] [--version] [--help]\n"
 	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | stdio (repeatable)\n"
 	      "  -e, --export SPEC      PATH[,name=NAME][,multidevs=remap|forbid|warn|default]\n"
 	      "                         [,readonly][,security_model=passthrough|mapped-xattr|none]\n"
@@ -527,6 +530,8 @@ static void print_usage(FILE *f)
 	      "  -c, --config FILE      config file (default " CONFIG_DEFAULT_FILE
 	      " if it exists)\n"
 	      "      --libvirt-xml FILE export the <filesystem> shares of a libvirt domain\n"
+	      "  -u, --user USER        once listening, switch from root to USER (a name\n"
+	      "                         or uid), keeping only the file capabilities\n"
 	      "  -n, --check-config     check the configuration, print it and exit\n"
 	      "  -v, --verbose          more log detail (repeatable)\n"
 	      "      --trace            log every T/R message\n"
@@ -580,7 +585,7 @@ static int cmdline_once(char **dst, const char *option, const char *arg, FILE *e
 	return 0;
 }
 
-static const char short_options[] = ":l:e:c:nvh";
+static const char short_options[] = ":l:e:c:u:nvh";
 
 /*
  * getopt_long() returned '?'.  glibc sets optopt to the unknown short
@@ -633,6 +638,15 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 		case OPT_LIBVIRT_XML:
 			if (cmdline_once(&cfg->libvirt_xml, "--libvirt-xml", optarg, err) < 0)
 				return -1;
+			break;
+		case 'u':
+			if (!*optarg)
+				return usage_error(err, "-u: empty value (accepted: " ACCEPTED_USER
+							")");
+			if (cmdline_once(&cfg->user, "-u", optarg, err) < 0)
+				return -1;
+			cfg->set |= 1u << SERVER_KEY_USER;
+			config_origin_free(&cfg->origin[SERVER_KEY_USER]);
 			break;
 		case 'n':
 			cfg->check_only = true;
@@ -704,6 +718,11 @@ int config_merge(struct ninepd_config *cfg, const struct ninepd_config *cmd)
 		cfg->max_msize = cmd->max_msize;
 	if (cmd->set & (1u << SERVER_KEY_THREADS))
 		cfg->threads = cmd->threads;
+	if (cmd->user) {
+		free(cfg->user);
+		if (!(cfg->user = strdup(cmd->user)))
+			return -ENOMEM;
+	}
 	for (int k = 0; k < SERVER_KEY_COUNT; k++)
 		if (cmd->set & (1u << k))
 			config_origin_free(&cfg->origin[k]);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "remap/remap.h"
 
@@ -77,6 +78,7 @@ enum server_key {
 	SERVER_KEY_LOG_LEVEL,
 	SERVER_KEY_MAX_CONNS,
 	SERVER_KEY_MAX_FIDS,
+	SERVER_KEY_USER,
 	SERVER_KEY_COUNT
 };
 
@@ -91,6 +93,7 @@ struct ninepd_config {
 	enum log_level log_level;
 	unsigned max_conns;
 	unsigned max_fids; /* per connection */
+	char *user;        /* -u / [server] user: drop root to it; NULL: keep */
 	bool trace;
 	bool check_only;   /* -n */
 	char *config_file; /* the file read (-c, or the default); NULL if none */
@@ -110,8 +113,8 @@ void config_free(struct ninepd_config *cfg); /* leaves cfg initialised */
  * The entry point for main(): parse the command line, read the config file
  * (-c FILE, else CONFIG_DEFAULT_FILE if it exists) and --libvirt-xml, apply
  * the command line over them (an -e export replaces a file export of the
- * same name; -l replaces the file's listen list; --msize, --threads and -v
- * override), make export paths absolute (a file's relative paths are taken
+ * same name; -l replaces the file's listen list; --msize, --threads, -u and
+ * -v override), make export paths absolute (a file's relative paths are taken
  * from the file's directory, the command line's from the working
  * directory) and validate.  cfg is initialised here.
  *
@@ -129,8 +132,8 @@ int config_load_with_default(struct ninepd_config *cfg, int argc, char **argv,
 
 /*
  * The command line alone:
- *   ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-n] [-v]...
- *          [--trace] [--msize N] [--threads N] [--version] [--help]
+ *   ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER] [-n]
+ *          [-v]... [--trace] [--msize N] [--threads N] [--version] [--help]
  * Fills cfg (initialised by the caller) without reading any file.
  * Returns 0 to continue, 1 when the program should exit 0 (--help or
  * --version printed to out), -1 on a usage error (message printed to err).
@@ -199,6 +202,16 @@ int config_add_export(struct ninepd_config *cfg, const struct export_conf *e);
 /* "passthrough"/"mapped-xattr"/"mapped"/"none"/"squash" -> model; -1 if unknown. */
 int security_model_parse(const char *name);
 const char *security_model_name(enum security_model m);
+
+/*
+ * The user of -u / [server] user: a name from the passwd database, else a
+ * decimal uid, which need not have an entry (its gid is then the same
+ * number).  root, by name or as uid 0, is refused: it would drop nothing.
+ * Fills *uid and *gid (the entry's primary group) and returns 0, or returns
+ * -ENOENT (no such user), -EINVAL (root, or a number out of range) or
+ * another -errno (the lookup failed) with "problem (accepted: ...)" in msg.
+ */
+int config_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *msg, size_t msglen);
 
 /* "error"/"warn"/"info"/"debug" -> level; -1 if unknown. */
 int log_level_parse(const char *name);

@@ -197,7 +197,22 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 	st->server_line[k] = st->where.line;
 
 	num = &config_server_numbers[k];
-	if (k == SERVER_KEY_LOG_LEVEL) {
+	if (k == SERVER_KEY_USER) {
+		/* Whether the user exists is config_validate()'s question, as
+		 * whether an export path exists is. */
+		char *copy;
+
+		if (!*value) {
+			ini_error(st, "[server] user: empty value (accepted: " ACCEPTED_USER ")");
+			return;
+		}
+		if (!(copy = strdup(value))) {
+			st->enomem = true;
+			return;
+		}
+		free(cfg->user);
+		cfg->user = copy;
+	} else if (k == SERVER_KEY_LOG_LEVEL) {
 		if ((level = log_level_parse(value)) < 0) {
 			ini_error(st,
 				  "[server] log_level: unknown value '%s' (accepted: " ACCEPTED_LOG_LEVEL

@@ -1,6 +1,7 @@
 /* config_validate(): everything that can be checked before the daemon
  * starts; config_print(): the effective configuration as a config file. */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,9 +301,74 @@ static int check_server(const struct ninepd_config *cfg, FILE *err)
 	return bad;
 }
 
+/* getpw*_r() report "no such entry" as 0 with a NULL result, but NSS
+ * modules are known to return these errors for it too (getpwnam(3)). */
+static int not_found(int rc)
+{
+	return rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM ? 0 : rc;
+}
+
+int config_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *msg, size_t msglen)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	uint64_t id;
+	int rc;
+
+	/* A name first, as chown(1) does: a user may be called "1000". */
+	rc = not_found(getpwnam_r(user, &pw, buf, sizeof(buf), &found));
+	if (!found && !rc && *user && strspn(user, "0123456789") == strlen(user)) {
+		if (config_parse_number(user, 0, SQUASH_ID_MAX, &id, msg, msglen) < 0) {
+			snprintf(msg, msglen, "uid %s out of range (accepted: " ACCEPTED_USER ")",
+				 user);
+			return -EINVAL;
+		}
+		rc = not_found(getpwuid_r((uid_t)id, &pw, buf, sizeof(buf), &found));
+		if (!found && !rc) {
+			/* A uid no entry names owns nothing: a fine identity for a
+			 * daemon, with the group of the same number. */
+			pw.pw_uid = (uid_t)id;
+			pw.pw_gid = (gid_t)id;
+			found = &pw;
+		}
+	}
+	if (rc) {
+		snprintf(msg, msglen, "cannot look up '%s': %s (accepted: " ACCEPTED_USER ")", user,
+			 strerror(rc));
+		return -rc;
+	}
+	if (!found) {
+		snprintf(msg, msglen, "no user '%s' (accepted: " ACCEPTED_USER ")", user);
+		return -ENOENT;
+	}
+	if (found->pw_uid == 0) {
+		snprintf(msg, msglen, "'%s' is uid 0, which would drop nothing (accepted: a user "
+				      "other than root)",
+			 user);
+		return -EINVAL;
+	}
+	*uid = found->pw_uid;
+	*gid = found->pw_gid;
+	return 0;
+}
+
+static int check_user(const struct ninepd_config *cfg, FILE *err)
+{
+	const struct config_origin *o = &cfg->origin[SERVER_KEY_USER];
+	char msg[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (!cfg->user || config_lookup_user(cfg->user, &uid, &gid, msg, sizeof(msg)) == 0)
+		return 0;
+	config_error(err, o, 0, "%s%s", o->file ? "[server] user: " : "-u: ", msg);
+	return 1;
+}
+
 int config_validate(const struct ninepd_config *cfg, FILE *err)
 {
-	return check_server(cfg, err) + check_listen(cfg, err) + check_exports(cfg, err);
+	return check_server(cfg, err) + check_user(cfg, err) + check_listen(cfg, err) +
+	       check_exports(cfg, err);
 }
 
 void config_print(const struct ninepd_config *cfg, FILE *out)
@@ -325,6 +391,10 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 	fprintf(out, "log_level = %s\n", log_level_name(cfg->log_level));
 	fprintf(out, "max_connections = %u\n", cfg->max_conns);
 	fprintf(out, "max_fids = %u\n", cfg->max_fids);
+	if (cfg->user)
+		fprintf(out, "user = %s\n", cfg->user);
+	else
+		fputs("# user: not set; the daemon keeps the identity it starts with\n", out);
 	if (cfg->trace)
 		fputs("# --trace is on (command line only)\n", out);
 

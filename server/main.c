@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "server/log.h"
+#include "server/privs.h"
 #include "server/server.h"
 
 /* Worker threads: twice the CPUs (at least 4): enough to overlap blocking
@@ -135,6 +136,15 @@ int main(int argc, char **argv)
 	srv.argv = argv;
 	if (init || server_listen(&srv)) {
 		log_error("startup failed");
+		server_free(&srv);
+		config_free(&cfg);
+		return 1;
+	}
+	/* Root was for binding the listeners and opening the exports; from
+	 * here on only the file capabilities of requests as uid 0 are kept. */
+	char err[256];
+	if (privs_drop(cfg.user, err, sizeof err)) {
+		log_error("cannot switch to user %s: %s", cfg.user, err);
 		server_free(&srv);
 		config_free(&cfg);
 		return 1;

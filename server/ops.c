@@ -382,6 +382,36 @@ static bool is_export_root(const struct export *e, const struct stat *st)
 	return st->st_dev == e->root_dev && st->st_ino == e->root_ino;
 }
 
+/* True when directory fd still lies below the export root.  A client
+ * cannot move a directory out of the export, but the host can; a fid left
+ * inside such a directory must not climb with ".." into the host's tree.
+ * Costs one ".." step per level, and only ".." walks pay it. */
+static bool dir_inside_export(const struct export *e, int fd)
+{
+	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	bool inside = false;
+	struct stat st, up;
+	for (int depth = 0; cur >= 0 && depth < 4096; depth++) {
+		if (fs_stat(cur, &st))
+			break;
+		if (is_export_root(e, &st)) {
+			inside = true;
+			break;
+		}
+		int next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0 || fs_stat(next, &up) || (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
+			if (next >= 0)
+				close(next);
+			break; /* reached "/" without meeting the export root */
+		}
+		close(cur);
+		cur = next;
+	}
+	if (cur >= 0)
+		close(cur);
+	return inside;
+}
+
 static void work_walk(struct req *r)
 {
 	struct fid *from = r->fid;
@@ -420,8 +450,12 @@ static void work_walk(struct req *r)
 				next = fcntl(cur, F_DUPFD_CLOEXEC, 0);
 			else
 				next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (next < 0)
+			if (next < 0) {
 				next = -errno;
+			} else if (!dir_inside_export(e, next)) {
+				close(next);
+				next = -ENOENT;
+			}
 		} else {
 			next = fs_open_child(cur, name);
 		}
@@ -1159,6 +1193,35 @@ static int prep_xattrwalk(struct req *r)
 	return PREP_WORK;
 }
 
+/* The daemon's own capabilities (CAP_SYS_ADMIN, CAP_SETFCAP) stay
+ * effective whatever fsuid a request runs with, so the kernel would let any
+ * guest user read trusted.* and write security.* (file capabilities!) and
+ * trusted.* xattrs.  Those namespaces are for uid 0 only. */
+static bool xattr_privileged(const char *name)
+{
+	return !strncmp(name, "trusted.", 8) || !strncmp(name, "security.", 9);
+}
+
+static bool request_is_root(const struct fid *f)
+{
+	const struct user *u = access_user(f);
+	return u ? u->uid == 0 : f->user && f->user->uid == 0;
+}
+
+static size_t filter_trusted(char *list, size_t len)
+{
+	size_t out = 0;
+	for (size_t pos = 0; pos < len;) {
+		size_t n = strnlen(list + pos, len - pos) + 1;
+		if (strncmp(list + pos, "trusted.", 8)) {
+			memmove(list + out, list + pos, n);
+			out += n;
+		}
+		pos += n;
+	}
+	return out;
+}
+
 /* A C string copy of an xattr name: no NUL inside, at most 255 bytes. */
 static int xattr_name(const struct np_str *s, char buf[FS_NAME_BUF])
 {
@@ -1177,6 +1240,8 @@ static void work_xattrwalk(struct req *r)
 	char name[FS_NAME_BUF], proc[32];
 	int rc = xattr_name(&r->in.u.txattrwalk.name, name);
 	if (!rc && access_xattr_hidden(f->exp, name))
+		rc = -ENODATA;
+	if (!rc && !strncmp(name, "trusted.", 8) && !request_is_root(f))
 		rc = -ENODATA;
 	if (!rc)
 		rc = enter(r, f);
@@ -1204,6 +1269,8 @@ static void work_xattrwalk(struct req *r)
 			if (!name[0])
 				got = (ssize_t)access_filter_xattr_list(f->exp, (char *)x->xbuf,
 									(size_t)got);
+			if (!name[0] && !request_is_root(f))
+				got = (ssize_t)filter_trusted((char *)x->xbuf, (size_t)got);
 			x->xsize = (uint64_t)got;
 			r->out.u.rxattrwalk.size = (uint64_t)got;
 			return;
@@ -1243,6 +1310,8 @@ static int prep_xattrcreate(struct req *r)
 		return -EINVAL;
 	if (access_xattr_hidden(r->fid->exp, name))
 		return -EACCES;
+	if (xattr_privileged(name) && !request_is_root(r->fid))
+		return -EPERM;
 	/* The fid turns into the value being written; Tclunk sets it. */
 	struct fid *x = fid_like(r->fid->num, r->fid);
 	if (!x)

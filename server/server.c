@@ -280,8 +280,13 @@ static int listen_unix(struct server *srv, const char *addr, const char *path)
 	if (!l)
 		return -ENOMEM;
 	int rc = uv_pipe_init(srv->loop, &l->h.pipe, 0);
+	/* The daemon runs with umask 0 (client modes are final); the socket
+	 * must not be connectable by everyone: anyone who connects may attach
+	 * as any uid.  Owner and group only (srw-rw----). */
+	mode_t old_umask = umask(0117);
 	if (!rc)
 		rc = uv_pipe_bind(&l->h.pipe, path);
+	umask(old_umask);
 	if (!rc)
 		rc = uv_listen((uv_stream_t *)&l->h.pipe, 128, on_connection);
 	if (rc) {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,37 @@ Test(config, cmdline_refuses_two_libvirt_xml_files)
 {
 	cr_assert_eq(cmdline("--libvirt-xml", "/a", "--libvirt-xml", "/b", NULL), -1);
 	expect_usage_error("--libvirt-xml given more than once");
+}
+
+Test(config, cmdline_user_is_stored_as_given_by_u_and_by_user)
+{
+	cr_assert_eq(cmdline("-u", "nobody", NULL), 0, "%s", captured(&err));
+	cr_expect_str_eq(cfg.user, "nobody");
+	cr_expect(cfg.set & (1u << SERVER_KEY_USER));
+	cr_expect_null(cfg.origin[SERVER_KEY_USER].file, "the origin is the command line");
+	config_free(&cfg);
+	cr_assert_eq(cmdline("--user=4242", NULL), 0, "%s", captured(&err));
+	cr_expect_str_eq(cfg.user, "4242", "a uid stays text until validation");
+}
+
+Test(config, cmdline_without_u_leaves_the_user_unset)
+{
+	cr_assert_eq(cmdline("-l", "stdio", NULL), 0);
+	cr_expect_null(cfg.user);
+	cr_expect_not(cfg.set & (1u << SERVER_KEY_USER));
+}
+
+Test(config, cmdline_refuses_two_users)
+{
+	cr_assert_eq(cmdline("-u", "nobody", "--user", "daemon", NULL), -1);
+	expect_usage_error("-u given more than once");
+}
+
+Test(config, cmdline_refuses_an_empty_user)
+{
+	cr_assert_eq(cmdline("-u", "", NULL), -1);
+	expect_usage_error("-u: empty value (accepted: a user name, or a numeric uid from 1 to "
+			   "4294967294)");
 }
 
 Test(config, cmdline_refuses_an_msize_that_is_not_a_number)
@@ -634,7 +666,7 @@ Test(config, file_unknown_server_key_is_an_error)
 {
 	conf_fails("[server]\nmsize = 8192\n", 2,
 		   "[server] unknown key 'msize' (accepted: listen, max_msize, threads, log_level, "
-		   "max_connections, max_fids)");
+		   "max_connections, max_fids, user)");
 }
 
 Test(config, file_server_number_that_is_not_a_number_is_an_error)
@@ -653,6 +685,31 @@ Test(config, file_server_number_too_large_for_its_field_is_an_error)
 {
 	conf_fails("[server]\nmax_connections = 4294967296\n", 2,
 		   "[server] max_connections: 4294967296 out of range (accepted: 1..4294967295)");
+}
+
+Test(config, file_user_key_is_stored_with_its_line)
+{
+	cr_assert_eq(parse_conf("[server]\nthreads = 2\nuser = nobody\n"), 0, "%s",
+		     captured(&err));
+	cr_expect_str_eq(cfg.user, "nobody");
+	cr_expect(cfg.set & (1u << SERVER_KEY_USER));
+	cr_expect_str_eq(cfg.origin[SERVER_KEY_USER].file, conf_path);
+	cr_expect_eq(cfg.origin[SERVER_KEY_USER].line, 3);
+}
+
+Test(config, file_empty_user_is_an_error)
+{
+	conf_fails("[server]\nuser =\n", 2,
+		   "[server] user: empty value (accepted: a user name, or a numeric uid from 1 to "
+		   "4294967294)");
+	cr_expect_null(cfg.user);
+}
+
+Test(config, file_user_set_twice_is_an_error_and_keeps_the_first)
+{
+	conf_fails("[server]\nuser = nobody\nuser = daemon\n", 3,
+		   "[server] user: already set at line 2 (accepted: one value)");
+	cr_expect_str_eq(cfg.user, "nobody");
 }
 
 Test(config, file_server_key_set_twice_is_an_error)
@@ -1019,6 +1076,25 @@ Test(config, merge_command_line_numbers_override_and_v_adds_to_the_file_level)
 	cr_expect_eq(cfg.threads, 2, "the file's threads stay");
 	cr_expect_eq(cfg.log_level, LOG_LEVEL_INFO, "warn from the file, one -v more");
 	cr_expect_str_eq(cfg.config_file, conf_path);
+}
+
+Test(config, merge_command_line_user_replaces_the_file_user)
+{
+	char a[PATH_MAX];
+
+	make_dir(tmp_path(a, sizeof(a), "a"));
+	write_merge_conf(a);
+	FILE *f = fopen(conf_path, "a");
+	cr_assert_not_null(f);
+	/* The file's [server] section is reopened: a second header is allowed. */
+	fputs("[server]\nuser = daemon\n", f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(load(NULL, "-c", conf_path, NULL), 0, "%s", captured(&err));
+	cr_expect_str_eq(cfg.user, "daemon", "the file's user without -u");
+	cr_expect_str_eq(cfg.origin[SERVER_KEY_USER].file, conf_path);
+	cr_assert_eq(load(NULL, "-c", conf_path, "-u", "nobody", NULL), 0, "%s", captured(&err));
+	cr_expect_str_eq(cfg.user, "nobody", "-u wins over the file");
+	cr_expect_null(cfg.origin[SERVER_KEY_USER].file, "and errors would name the command line");
 }
 
 Test(config, merge_two_command_line_exports_with_one_name_are_an_error)
@@ -1454,6 +1530,139 @@ Test(config, validate_refuses_an_unknown_log_level)
 		       "warn, info, debug)\n");
 }
 
+/* A uid that no passwd entry names, for the tests of numeric users. */
+static uid_t unnamed_uid(void)
+{
+	for (uid_t uid = 4242; uid < 4342; uid++)
+		if (!getpwuid(uid))
+			return uid;
+	cr_assert_fail("every uid from 4242 to 4341 has a passwd entry");
+	return 0;
+}
+
+Test(config, lookup_user_by_name_gives_its_uid_and_primary_gid)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = 0;
+	gid_t gid = 0;
+	char msg[256] = "";
+
+	cr_assert_not_null(pw, "this test needs a user 'nobody'");
+	uid_t want_uid = pw->pw_uid;
+	gid_t want_gid = pw->pw_gid;
+	cr_assert_eq(config_lookup_user("nobody", &uid, &gid, msg, sizeof(msg)), 0, "%s", msg);
+	cr_expect_eq(uid, want_uid);
+	cr_expect_eq(gid, want_gid);
+}
+
+Test(config, lookup_user_by_uid_with_an_entry_takes_the_entry_gid)
+{
+	struct passwd *pw = getpwnam("nobody");
+	char text[16], msg[256] = "";
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	cr_assert_not_null(pw, "this test needs a user 'nobody'");
+	uid_t want_uid = pw->pw_uid;
+	gid_t want_gid = pw->pw_gid;
+	snprintf(text, sizeof(text), "%u", (unsigned)want_uid);
+	cr_assert_eq(config_lookup_user(text, &uid, &gid, msg, sizeof(msg)), 0, "%s", msg);
+	cr_expect_eq(uid, want_uid);
+	cr_expect_eq(gid, want_gid);
+}
+
+Test(config, lookup_user_by_uid_without_an_entry_uses_the_same_number_as_gid)
+{
+	uid_t want = unnamed_uid(), uid = 0;
+	gid_t gid = 0;
+	char text[16], msg[256] = "";
+
+	snprintf(text, sizeof(text), "%u", (unsigned)want);
+	cr_assert_eq(config_lookup_user(text, &uid, &gid, msg, sizeof(msg)), 0, "%s", msg);
+	cr_expect_eq(uid, want);
+	cr_expect_eq(gid, (gid_t)want);
+}
+
+Test(config, lookup_user_refuses_an_unknown_name)
+{
+	uid_t uid;
+	gid_t gid;
+	char msg[256] = "";
+
+	cr_expect_eq(config_lookup_user("no-such-user-ninepd", &uid, &gid, msg, sizeof(msg)),
+		     -ENOENT);
+	cr_expect_str_eq(msg, "no user 'no-such-user-ninepd' (accepted: a user name, or a "
+			      "numeric uid from 1 to 4294967294)");
+	cr_expect_eq(config_lookup_user("12ab", &uid, &gid, msg, sizeof(msg)), -ENOENT,
+		     "digits then letters are a name, and no user has it");
+}
+
+Test(config, lookup_user_refuses_root_by_name_and_by_uid_0)
+{
+	uid_t uid;
+	gid_t gid;
+	char msg[256] = "";
+
+	cr_expect_eq(config_lookup_user("root", &uid, &gid, msg, sizeof(msg)), -EINVAL);
+	cr_expect_str_eq(msg, "'root' is uid 0, which would drop nothing (accepted: a user other "
+			      "than root)");
+	cr_expect_eq(config_lookup_user("0", &uid, &gid, msg, sizeof(msg)), -EINVAL);
+	cr_expect_str_eq(msg, "'0' is uid 0, which would drop nothing (accepted: a user other "
+			      "than root)");
+}
+
+Test(config, lookup_user_refuses_a_uid_beyond_4294967294)
+{
+	uid_t uid;
+	gid_t gid;
+	char msg[256] = "";
+
+	cr_expect_eq(config_lookup_user("4294967295", &uid, &gid, msg, sizeof(msg)), -EINVAL,
+		     "(uid_t)-1 means 'unchanged' to setresuid");
+	cr_expect_str_eq(msg, "uid 4294967295 out of range (accepted: a user name, or a numeric "
+			      "uid from 1 to 4294967294)");
+	cr_expect_eq(config_lookup_user("99999999999999999999999", &uid, &gid, msg, sizeof(msg)),
+		     -EINVAL);
+}
+
+Test(config, validate_accepts_an_existing_user_and_an_unnamed_uid)
+{
+	char text[16];
+
+	valid_config();
+	cfg.user = strdup("nobody");
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+	free(cfg.user);
+	snprintf(text, sizeof(text), "%u", (unsigned)unnamed_uid());
+	cfg.user = strdup(text);
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, validate_refuses_an_unknown_user_from_the_command_line)
+{
+	valid_config();
+	cfg.user = strdup("no-such-user-ninepd");
+	expect_invalid("command line: -u: no user 'no-such-user-ninepd' (accepted: a user name, or "
+		       "a numeric uid from 1 to 4294967294)\n");
+}
+
+Test(config, validate_refuses_root_naming_the_file_line)
+{
+	char *want;
+
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[server]\nuser = root\n[export r]\npath = /\n");
+	cr_assert_eq(config_parse_file(&cfg, conf_path, err.f), 0, "%s", captured(&err));
+	cr_assert_neq(asprintf(&want,
+			       "%s:2: [server] user: 'root' is uid 0, which would drop nothing "
+			       "(accepted: a user other than root)\n",
+			       conf_path),
+		      -1);
+	cr_expect_eq(config_validate(&cfg, err.f), 1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
 Test(config, validate_counts_every_error)
 {
 	struct export_conf *e = valid_config();
@@ -1490,6 +1699,18 @@ Test(config, print_output_reads_back_as_the_same_configuration)
 	capture_close(&again);
 }
 
+Test(config, print_says_when_no_user_is_set)
+{
+	valid_config();
+	config_print(&cfg, out.f);
+	cr_expect(strstr(captured(&out), "max_fids = 65536\n# user: not set; the daemon keeps the "
+					 "identity it starts with\n"),
+		  "%s", captured(&out));
+	cfg.user = strdup("4242");
+	config_print(&cfg, out.f);
+	cr_expect(strstr(captured(&out), "\nuser = 4242\n"), "%s", captured(&out));
+}
+
 Test(config, example_config_in_docs_parses_without_errors)
 {
 	cr_assert_eq(config_parse_file(&cfg, EXAMPLE_CONF, err.f), 0, "%s", captured(&err));
@@ -1518,6 +1739,7 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "log_level = warn\n"
 			 "max_connections = 8\n"
 			 "max_fids = 128\n"
+			 "user = nobody\n"
 			 "\n"
 			 "[export data]\n"
 			 "path = " TEST_DATA "/.\n"

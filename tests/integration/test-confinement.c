@@ -716,3 +716,52 @@ Test(confinement, names_longer_than_255_bytes_are_refused)
 	free(before);
 	cr_expect_eq(np_getattr(fx.c, fx.root, NP_GETATTR_BASIC, NULL), 0);
 }
+
+Test(confinement, dotdot_from_a_directory_moved_out_by_the_host_does_not_climb_the_host_tree)
+{
+	uint32_t b = walk_to("a/b");
+	/* The host (not the client) moves a/ out of the export. */
+	char from[512], to[512];
+	np_fixture_path(&fx, "a", from, sizeof(from));
+	outside_path("a", to, sizeof(to));
+	cr_assert_eq(rename(from, to), 0, "host rename: %s", strerror(errno));
+	const char *up[] = {"..", ".."};
+	uint32_t nf = np_fid_new(fx.c);
+	uint16_t got = 0;
+	int err = np_walk(fx.c, b, nf, 2, up, &got, NULL);
+	cr_expect(err < 0 || got == 0, "'..' from the moved directory got %u steps out", got);
+	/* Walking down from it stays possible: it is the same directory. */
+	cr_expect_eq(np_getattr(fx.c, b, NP_GETATTR_BASIC, NULL), 0);
+	expect_secret_intact();
+}
+
+Test(confinement, guest_users_cannot_set_file_capabilities_or_trusted_xattrs)
+{
+	struct np_client *u;
+	cr_assert_eq(np_fixture_client(&fx, 1000, &u, 7), 0);
+	char p[512];
+	np_fixture_path(&fx, "f", p, sizeof(p));
+	cr_assert_eq(chmod(p, 0666), 0);
+	uint32_t f = np_fid_new(u);
+	cr_assert_eq(np_walk_path(u, 7, f, "f", NULL), 0);
+	/* A valid-looking v2 capability blob: cap_setuid=ep. */
+	static const uint8_t cap[20] = {0x01, 0x00, 0x00, 0x02, 0x80};
+	cr_expect_eq(np_xattr_set(u, f, "security.capability", cap, sizeof(cap), 0), -EPERM);
+	cr_expect_eq(np_xattr_set(u, f, "trusted.evil", "x", 1, 0), -EPERM);
+	cr_expect_eq(getxattr(p, "security.capability", NULL, 0), -1, "a capability was stored");
+	cr_expect_eq(getxattr(p, "trusted.evil", NULL, 0), -1, "a trusted xattr was stored");
+	/* uid 0 keeps them; a non-root user cannot read trusted.* either. */
+	uint32_t rf = walk_to("f");
+	cr_expect_eq(np_xattr_set(fx.c, rf, "trusted.mark", "y", 1, 0), 0);
+	char buf[8];
+	cr_expect_eq(np_xattr_get(fx.c, rf, "trusted.mark", buf, sizeof(buf)), 1);
+	cr_expect_lt(np_xattr_get(u, f, "trusted.mark", buf, sizeof(buf)), 0);
+	np_client_close(u);
+}
+
+Test(confinement, the_unix_socket_is_not_connectable_by_other_users)
+{
+	struct stat st;
+	cr_assert_eq(stat(fx.addr + 5, &st), 0);
+	cr_expect_eq(st.st_mode & 0007, 0, "socket mode %o lets anyone attach", st.st_mode & 0777);
+}

@@ -1,0 +1,245 @@
+/* privs_drop(): from root to an ordinary user that keeps the file
+ * capabilities passthrough needs.
+ *
+ * Why these capabilities and no others.  In passthrough every request
+ * runs with the attaching user's fsuid, fsgid and groups (fsops.c
+ * creds_enter), which takes CAP_SETUID and CAP_SETGID.  A request as uid 0
+ * must pass the permission checks root passes on the host; the kernel
+ * provides that by itself: when a thread's fsuid becomes 0 it raises the
+ * file-system capabilities it finds in the permitted set (CHOWN,
+ * DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, MKNOD) into the effective
+ * set, and lowers them when the fsuid leaves 0 (cap_task_fix_setuid).  So
+ * those stay permitted but not effective, and a request as any other uid
+ * runs with no capability but the two it needs to switch.
+ *
+ * Left out on purpose:
+ *   CAP_SYS_ADMIN  would give trusted.* xattrs to guest root, but it is not
+ *                  a file-system capability: the kernel would leave it
+ *                  effective for every request, so any guest uid could
+ *                  read and write trusted.* and security.* xattrs on every
+ *                  file, and it is half of root besides;
+ *   CAP_SETFCAP    would let requests write security.capability, that is
+ *                  plant file capabilities for the host to honour;
+ *   CAP_SETPCAP    only needed here, to empty the bounding set;
+ *   the rest       listeners are bound and exports open before the drop.
+ *
+ * Supplementary groups: none.  Requests set their own group list; the
+ * daemon's own identity (the mapped-xattr and none models, the remap state
+ * files) should be exactly the configured user and its primary group, not
+ * whatever groups an administrator added that account to later.
+ *
+ * Dumpable: setresuid() leaves the process non-dumpable and it stays so.
+ * That does not hurt /proc/self/fd: the kernel always lets a thread group
+ * into its own /proc/PID/fd and follow its own fd links (proc_fd_permission,
+ * ptrace_may_access for the same thread group), which fs_reopen() and
+ * fs_parent() rely on, and tests/privs checks.  Staying non-dumpable keeps
+ * other processes of the same user out of /proc/PID and avoids core files
+ * full of exported data, so PR_SET_DUMPABLE is left alone.
+ */
+#include "server/privs.h"
+
+#include <cap-ng.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "server/fsops.h"
+#include "server/log.h"
+
+static const struct {
+	unsigned cap;
+	bool effective; /* always; the others only while fsuid is 0 */
+} kept[] = {
+	{CAP_CHOWN, false},           /* chown and create-as-gid for uid 0 */
+	{CAP_DAC_OVERRIDE, false},    /* uid 0 opens what root may open */
+	{CAP_DAC_READ_SEARCH, false}, /* uid 0 reads and searches any directory */
+	{CAP_FOWNER, false},          /* uid 0 chmods, utimes others' files */
+	{CAP_FSETID, false},          /* uid 0 keeps set-id bits on write */
+	{CAP_MKNOD, false},           /* Tmknod of device nodes by uid 0 */
+	{CAP_SETUID, true},           /* setfsuid per request */
+	{CAP_SETGID, true},           /* setfsgid, setgroups per request */
+};
+#define NKEPT (sizeof kept / sizeof kept[0])
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* -1 if cap is not kept, else its index in kept[]. */
+static int kept_index(unsigned cap)
+{
+	for (size_t i = 0; i < NKEPT; i++)
+		if (kept[i].cap == cap)
+			return (int)i;
+	return -1;
+}
+
+static const char *cap_name(unsigned cap)
+{
+	const char *n = capng_capability_to_name(cap);
+	return n ? n : "unknown";
+}
+
+/* Threads of this process, or -errno. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -errno;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* What capng_change_id() was doing when it returned -step. */
+static const char *change_id_step(int rc)
+{
+	switch (rc) {
+	case -2: return "prctl(PR_SET_KEEPCAPS, 1)";
+	case -3: return "capset of the transitional set";
+	case -4: return "setresgid";
+	case -5: return "setgroups";
+	case -6: return "setresuid";
+	case -7: return "prctl(PR_SET_KEEPCAPS, 0)";
+	case -8: return "emptying the bounding set";
+	case -9: return "capset of the final set";
+	default: return "capng_change_id";
+	}
+}
+
+/* Reads back everything privs_drop() set: trust, but verify. */
+static int privs_check(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
+		return fail(err, errlen, -errno, "getresuid: %s", strerror(errno));
+	uid_t fsu = (uid_t)setfsuid((uid_t)-1); /* -1 is invalid: only reports */
+	gid_t fsg = (gid_t)setfsgid((gid_t)-1);
+	if (ru != uid || eu != uid || su != uid || fsu != uid)
+		return fail(err, errlen, -EPERM, "uids are %u/%u/%u/%u, not %u", ru, eu, su, fsu,
+			    uid);
+	if (rg != gid || eg != gid || sg != gid || fsg != gid)
+		return fail(err, errlen, -EPERM, "gids are %u/%u/%u/%u, not %u", rg, eg, sg, fsg,
+			    gid);
+	int ngroups = getgroups(0, NULL);
+	if (ngroups != 0)
+		return fail(err, errlen, -EPERM, "%d supplementary groups left", ngroups);
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return fail(err, errlen, -EPERM, "no_new_privs is not set");
+	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0)
+		return fail(err, errlen, -EPERM, "keep-capabilities is still set");
+	if (capng_get_caps_process())
+		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+	/* PR_CAPBSET_READ answers EINVAL past the kernel's last capability. */
+	unsigned cap;
+	for (cap = 0;; cap++) {
+		int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (bound < 0)
+			break;
+		int k = kept_index(cap);
+		bool want_p = k >= 0, want_e = k >= 0 && kept[k].effective;
+		if (bound || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 0)
+			return fail(err, errlen, -EPERM, "capability %s is still in the %s set",
+				    cap_name(cap), bound ? "bounding" : "ambient");
+		if (capng_have_capability(CAPNG_PERMITTED, cap) != want_p ||
+		    capng_have_capability(CAPNG_EFFECTIVE, cap) != want_e ||
+		    capng_have_capability(CAPNG_INHERITABLE, cap))
+			return fail(err, errlen, -EPERM,
+				    "capability %s is not as intended (permitted %d, effective "
+				    "%d, inheritable %d)",
+				    cap_name(cap), capng_have_capability(CAPNG_PERMITTED, cap),
+				    capng_have_capability(CAPNG_EFFECTIVE, cap),
+				    capng_have_capability(CAPNG_INHERITABLE, cap));
+	}
+	if (cap == 0 || errno != EINVAL)
+		return fail(err, errlen, -errno, "prctl(PR_CAPBSET_READ, %u): %s", cap,
+			    strerror(errno));
+	return 0;
+}
+
+int privs_drop(const char *user, char *err, size_t errlen)
+{
+	if (!user)
+		return 0;
+	if (geteuid() != 0)
+		return fail(err, errlen, -EPERM, "switching to user %s needs ninepd to start as root "
+						 "(it runs as uid %u)",
+			    user, (unsigned)geteuid());
+	uid_t uid;
+	gid_t gid;
+	char msg[256];
+	int rc = config_lookup_user(user, &uid, &gid, msg, sizeof msg);
+	if (rc)
+		return fail(err, errlen, rc, "%s", msg);
+	/* capset() changes only the calling thread: a thread started before
+	 * would keep root's capabilities for good. */
+	int threads = thread_count();
+	if (threads < 0)
+		return fail(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
+	if (threads != 1)
+		return fail(err, errlen, -EBUSY,
+			    "%d threads already run (the drop must come before the first)", threads);
+	/* Name a capability a service manager withheld, rather than report
+	 * capset's EPERM from inside capng_change_id(). */
+	if (capng_get_caps_process())
+		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+	for (size_t i = 0; i <= NKEPT; i++) {
+		unsigned cap = i < NKEPT ? kept[i].cap : CAP_SETPCAP;
+		if (!capng_have_capability(CAPNG_PERMITTED, cap))
+			return fail(err, errlen, -EPERM,
+				    "capability %s is not permitted to ninepd (is it missing from "
+				    "a CapabilityBoundingSet=?)",
+				    cap_name(cap));
+	}
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (size_t i = 0; i < NKEPT; i++)
+		if (capng_update(CAPNG_ADD, kept[i].effective ? CAPNG_PERMITTED | CAPNG_EFFECTIVE
+							      : CAPNG_PERMITTED,
+				 kept[i].cap))
+			return fail(err, errlen, -EINVAL, "capng_update(%s) failed",
+				    cap_name(kept[i].cap));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+		return fail(err, errlen, -errno, "clearing ambient capabilities: %s",
+			    strerror(errno));
+	/* It sets the gids, drops the groups, sets the uids keeping the
+	 * capabilities prepared above, and empties the bounding set. */
+	errno = 0;
+	rc = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+	if (rc)
+		return fail(err, errlen, errno ? -errno : -EPERM, "%s failed: %s",
+			    change_id_step(rc), errno ? strerror(errno) : "unknown error");
+	/* ninepd never executes anything; if it is made to, a set-id or
+	 * file-capability program must not give back what was dropped. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return fail(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	rc = privs_check(uid, gid, err, errlen);
+	if (rc)
+		return rc;
+	/* fsops.c would take euid != 0 to mean "cannot switch": it can. */
+	creds_set_root_mode(true);
+	log_info("running as user %s (uid %u, gid %u, no supplementary groups); capabilities "
+		 "kept: setuid, setgid, and for requests as uid 0 chown, dac_override, "
+		 "dac_read_search, fowner, fsetid, mknod",
+		 user, (unsigned)uid, (unsigned)gid);
+	return 0;
+}
