@@ -537,6 +537,8 @@ static void print_usage(FILE *f)
 	      "      --trace            log every T/R message\n"
 	      "      --msize N          largest message size (4096..16777216)\n"
 	      "      --threads N        worker threads (1..256)\n"
+	      "      --print-vm-args NAME  print the QEMU options and the guest mount line\n"
+	      "                         for export NAME, and exit\n"
 	      "      --version          print the version and exit\n"
 	      "  -h, --help             print this help and exit\n",
 	      f);
