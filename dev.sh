@@ -45,10 +45,11 @@ test)
   status=0
   build build
   meson test -C build --print-errorlogs --num-processes 2 || status=1
-  # Sanitizers: the unit and integration suites again under ASan + UBSan.
+  # Sanitizers: the unit, integration and e2e suites again under ASan + UBSan
+  # (the e2e guest then talks to the sanitized daemon).
   build build-asan -Db_sanitize=address,undefined -Db_lundef=false
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration || status=1
+    meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration --suite e2e || status=1
   # The codec fuzzer, bounded in time.
   fuzz=OK
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || { fuzz=FAIL; status=1; }
