@@ -8,23 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_suite.h"
 
-static struct np_fixture fx;
-
-static void setup(void)
-{
-	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
-}
-
-static void teardown(void)
-{
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-TestSuite(concurrency, .init = setup, .fini = teardown, .timeout = 60);
+NP_FIXTURE_SUITE(concurrency, 60);
 
 /* Replies per request index, and whether each had the expected type. */
 struct tally {

@@ -10,23 +10,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_suite.h"
 
-static struct np_fixture fx;
-
-static void setup(void)
-{
-	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
-}
-
-static void teardown(void)
-{
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-TestSuite(dirs, .init = setup, .fini = teardown, .timeout = 60);
+NP_FIXTURE_SUITE(dirs, 60);
 
 static bool host_lstat(const char *rel, struct stat *st)
 {

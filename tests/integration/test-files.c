@@ -12,23 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_suite.h"
 
-static struct np_fixture fx;
-
-static void setup(void)
-{
-	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
-}
-
-static void teardown(void)
-{
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-TestSuite(files, .init = setup, .fini = teardown, .timeout = 30);
+NP_FIXTURE_SUITE(files, 30);
 
 static struct stat host_stat(const char *rel)
 {

@@ -12,23 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_suite.h"
 
-static struct np_fixture fx;
-
-static void setup(void)
-{
-	int err = np_fixture_start(&fx, NULL, NULL);
-	cr_assert_eq(err, 0, "starting ninepd: %s", fx.error);
-}
-
-static void teardown(void)
-{
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-TestSuite(session, .init = setup, .fini = teardown, .timeout = 30);
+NP_FIXTURE_SUITE(session, 30);
 
 /* A raw connection to the fixture's daemon, not yet negotiated. */
 static struct np_client *raw_client(void)
