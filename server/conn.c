@@ -18,9 +18,13 @@
 
 /* Backpressure: stop reading from a client past either limit, so a client
  * that does not read its replies cannot make the daemon buffer without
- * bound.  Reading resumes once replies drain. */
+ * bound.  The byte limit counts every live request's frame and the reply
+ * buffer a read will need (a request is charged when it is taken, and
+ * uncharged when its reply has been written), so at most about
+ * CONN_MAX_CHARGED + msize bytes are held per connection.  Reading resumes
+ * once replies drain. */
 #define CONN_MAX_INFLIGHT 256
-#define CONN_MAX_WRITE_BYTES (8u << 20)
+#define CONN_MAX_CHARGED (16u << 20)
 #define CONN_RBUF_INITIAL (64u << 10)
 #define CONN_MAX_FREE_REQS 64
 #define REQ_KEEP_INBUF (64u << 10)
@@ -104,6 +108,7 @@ int req_out_reserve(struct req *r, uint32_t size)
 static void req_release(struct req *r)
 {
 	struct conn *c = r->conn;
+	c->charged -= r->charge;
 	fid_unref(r->fid);
 	fid_unref(r->fid2);
 	fid_unref(r->newfid);
@@ -458,7 +463,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static bool conn_can_accept(const struct conn *c)
 {
-	return c->inflight < CONN_MAX_INFLIGHT && c->write_bytes < CONN_MAX_WRITE_BYTES &&
+	return c->inflight < CONN_MAX_INFLIGHT && c->charged < CONN_MAX_CHARGED &&
 	       !c->srv->stopping;
 }
 
@@ -501,6 +506,12 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 	c->inflight++;
 
 	int rc = np_decode(r->inbuf, size, c->msize, &r->in);
+	r->charge = size;
+	if (rc == 0 && (type == NP_TREAD || type == NP_TREADDIR)) {
+		uint32_t max = np_max_io(c->msize);
+		r->charge += r->in.u.tread.count < max ? r->in.u.tread.count : max;
+	}
+	c->charged += r->charge;
 	if (rc < 0) {
 		const char *name = np_type_name(type);
 		log_warn("client %llu: malformed %s (type %u, tag %u): %s",
@@ -538,6 +549,12 @@ static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
  * backpressure limits allow, then starts or stops reading accordingly. */
 static void conn_process(struct conn *c)
 {
+	/* Requests answered at once complete inside handle_frame and call back
+	 * here: the outer call owns rbuf and its offset, and its loop already
+	 * re-checks the limits after every frame. */
+	if (c->processing)
+		return;
+	c->processing = true;
 	uint32_t off = 0;
 	c->refs++;
 	while (!c->closing && !c->partial && conn_can_accept(c)) {
@@ -595,6 +612,7 @@ static void conn_process(struct conn *c)
 		c->rlen -= off;
 	}
 	conn_set_reading(c, !c->closing && conn_can_accept(c));
+	c->processing = false;
 	conn_unref(c);
 }
 
@@ -705,6 +723,7 @@ void conn_unref(struct conn *c)
 		free(r);
 	}
 	free(c->rbuf);
+	fid_table_free(&c->fids);
 	bool stdio = c->stdio;
 	log_debug("client %llu: closed", (unsigned long long)c->id);
 	free(c);

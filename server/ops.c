@@ -84,6 +84,10 @@ static struct fid *fid_like(uint32_t num, const struct fid *like)
 static int install_newfid(struct req *r, bool replace)
 {
 	struct fid_table *t = &r->conn->fids;
+	/* A request of a session that has ended (Tversion, disconnect) gets
+	 * no reply, so its fid must not appear in the table either. */
+	if (r->conn->closing || r->generation != r->conn->generation || r->flushed)
+		return -ECANCELED;
 	if (replace)
 		fid_unref(fid_remove(t, r->newfid->num));
 	if (t->count >= req_srv(r)->cfg->max_fids)

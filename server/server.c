@@ -494,6 +494,9 @@ static uint32_t server_inflight(const struct server *srv)
 static void server_finish(struct server *srv)
 {
 	/* Everything in flight is done (or the drain timed out): close all. */
+	/* Replies produced by the last completions (e.g. ended lock waits) go
+	 * out before the connections close. */
+	server_flush_replies(&srv->flush_check);
 	/* conn_close frees nothing before the handles' close callbacks run on
 	 * a later iteration, so walking the list here is safe. */
 	for (struct conn *c = srv->conns, *next; c; c = next) {

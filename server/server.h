@@ -108,6 +108,7 @@ struct req {
 	struct fid *newfid;  /* created by walk/xattrwalk, installed when done */
 	uint64_t lock_retry_at; /* uv_now() time of the next Tlock try */
 	uint32_t lock_wait_ms;
+	uint32_t charge;     /* bytes counted against the connection's limit */
 	struct req *flushers; /* Tflush requests waiting for this one */
 	struct req *tnext;   /* tag hash chain */
 	struct req *qnext;   /* send queue / free list / lock-wait list */
@@ -128,6 +129,7 @@ struct conn {
 	bool separate_out;
 	bool closing;
 	bool reading;
+	bool processing;     /* inside conn_process (it is not re-entrant) */
 	bool stdio;          /* daemon exits when this client hangs up */
 	int handles_open;
 	int refs;            /* requests alive + 1 while open */
@@ -144,6 +146,7 @@ struct conn {
 	struct req *sendq_head, *sendq_tail;
 	uint32_t sendq_len;
 	size_t write_bytes;  /* bytes handed to uv_write, not yet written */
+	size_t charged;      /* memory live requests hold or will need (conn.c) */
 	struct conn *dirty_next;
 	bool dirty;
 	struct req *free_reqs;
