@@ -50,12 +50,12 @@ test)
   build build-asan -Db_sanitize=address,undefined -Db_lundef=false
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration --suite e2e || status=1
-  # The codec fuzzer, bounded in time.
-  fuzz=OK
-  scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || { fuzz=FAIL; status=1; }
-  echo "{\"name\": \"fuzz-decode\", \"result\": \"$fuzz\"}" > build/fuzz-result.json
+  # The fuzzers (codec, request path), FUZZ_SECONDS each.
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || status=1
+  # The daemon under valgrind (memcheck) for most of the integration suite.
+  scripts/valgrind.sh build || status=1
   python3 scripts/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-    build/fuzz-result.json || status=1
+    build-fuzz/fuzz-results.json build/valgrind-results.json || status=1
   exit $status
   ;;
 *)

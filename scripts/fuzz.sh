@@ -1,17 +1,36 @@
 #!/bin/sh
-# Build the libFuzzer targets in build-fuzz and run each for SECONDS.
-# Usage: scripts/fuzz.sh [SECONDS]   (default 60)
-# Exits non-zero if a target crashes; the crashing input is left in
-# build-fuzz/fuzz-artifacts/.
+# Build the libFuzzer targets and run each for SECONDS.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default 60, every target)
+#
+# Targets: decode (the codec, tests/fuzz/fuzz-decode.c) and server (the
+# whole request path, tests/fuzz/fuzz-server.c).  Each starts from a seed
+# corpus its generator writes afresh and from what earlier runs learned
+# (kept in $FUZZ_BUILD/corpus/TARGET).  Prints the executions per target
+# and writes $FUZZ_BUILD/fuzz-results.json (one line per target, the format
+# of meson's testlog.json that scripts/test-summary.py reads).  Exits
+# non-zero if a target crashes, leaks or hangs; the input that did it is
+# left in $FUZZ_BUILD/fuzz-artifacts/TARGET/.
+#
+# Environment: FUZZ_BUILD (build directory, default build-fuzz),
+# FUZZ_TIMEOUT (seconds one input may take before it counts as a hang, 30).
 set -eu
 
 secs=${1:-60}
 case $secs in
-'' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
+'' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;
 esac
+[ $# -gt 0 ] && shift
+targets=${*:-decode server}
 
 cd "$(dirname "$0")/.."
-build=build-fuzz
+build=${FUZZ_BUILD:-build-fuzz}
+timeout=${FUZZ_TIMEOUT:-30}
+
+# Until the targets have run, the verdict is a failure (a build that
+# breaks must not leave an older run's results behind).
+results="$build/fuzz-results.json"
+mkdir -p "$build"
+echo '{"name": "fuzz", "result": "FAIL"}' >"$results"
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" -Dfuzz=true -Db_lundef=false \
@@ -19,34 +38,47 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=all'
 fi
 
+# The seed generator of each target.
+corpus_tool() {
+	case $1 in
+	decode) echo make-corpus ;;
+	server) echo make-server-corpus ;;
+	*) echo "fuzz: unknown target $1 (known: decode server)" >&2; exit 2 ;;
+	esac
+}
+
 # Only the fuzz targets: the rest of the tree need not build for this.
-targets="decode"
 for t in $targets; do
-	ninja -C "$build" -j2 "tests/fuzz/fuzz-$t"
+	ninja -C "$build" -j2 "tests/fuzz/fuzz-$t" "tests/fuzz/$(corpus_tool "$t")"
 done
-ninja -C "$build" -j2 tests/fuzz/make-corpus
 
 status=0
+: >"$results"
 for t in $targets; do
-	seeds="$build/corpus-seed/$t"     # regenerated each run from make-corpus
+	seeds="$build/corpus-seed/$t"     # regenerated each run by the generator
 	work="$build/corpus/$t"           # what libFuzzer learns; kept across runs
 	artifacts="$build/fuzz-artifacts/$t/"
 	rm -rf "$seeds"
 	mkdir -p "$seeds" "$work" "$artifacts"
-	"$build/tests/fuzz/make-corpus" "$seeds"
+	"$build/tests/fuzz/$(corpus_tool "$t")" "$seeds" >/dev/null
 	log="$build/fuzz-$t.log"
 	echo "fuzz-$t: running for ${secs}s (log: $log)"
 	rc=0
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"$build/tests/fuzz/fuzz-$t" -max_total_time="$secs" -print_final_stats=1 \
-		-artifact_prefix="$artifacts" "$work" "$seeds" >"$log" 2>&1 || rc=$?
+		"$build/tests/fuzz/fuzz-$t" -max_total_time="$secs" -timeout="$timeout" \
+		-print_final_stats=1 -artifact_prefix="$artifacts" "$work" "$seeds" >"$log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	echo "fuzz-$t: ${execs:-?} executions, corpus $(ls "$work" | wc -l) files, exit $rc"
+	per_sec=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	echo "fuzz-$t: ${execs:-?} executions (${per_sec:-?}/s), corpus $(ls "$work" | wc -l) files, exit $rc"
+	result=OK
 	if [ "$rc" -ne 0 ]; then
-		echo "fuzz-$t: CRASH; tail of $log:" >&2
+		echo "fuzz-$t: FAILED; tail of $log:" >&2
 		tail -n 40 "$log" >&2
+		result=FAIL
 		status=1
 	fi
+	printf '{"name": "fuzz-%s", "result": "%s", "executions": %s}\n' \
+		"$t" "$result" "${execs:-0}" >>"$results"
 done
 exit $status

@@ -177,11 +177,16 @@ int fs_parent(const struct export *e, int fd, int *parentfd, char name[FS_NAME_B
 static _Thread_local const struct user *cur_user;
 static _Thread_local gid_t cur_gid;
 static _Thread_local bool cur_valid;
+/* Bumped by creds_set_root_mode (a new server): the per-thread cache,
+ * keyed by struct user pointers, must not survive the users it points to. */
+static atomic_uint creds_epoch;
+static _Thread_local unsigned cur_epoch;
 static bool daemon_is_root;
 static gid_t daemon_groups[256];
 static int daemon_ngroups;
 void creds_set_root_mode(bool is_root)
 {
+	atomic_fetch_add(&creds_epoch, 1);
 	daemon_is_root = is_root;
 	int n = getgroups(256, daemon_groups);
 	daemon_ngroups = n > 0 ? n : 0;
@@ -193,6 +198,11 @@ int creds_enter_daemon(void)
 {
 	if (!daemon_is_root)
 		return 0;
+	if (cur_epoch != atomic_load(&creds_epoch)) {
+		cur_valid = false;
+		cur_user = NULL;
+		cur_epoch = atomic_load(&creds_epoch);
+	}
 	if (cur_valid && cur_user == &daemon_self)
 		return 0;
 	cur_valid = false;
@@ -210,6 +220,11 @@ int creds_enter(const struct user *u, gid_t gid)
 {
 	if (!daemon_is_root || !u)
 		return 0;
+	if (cur_epoch != atomic_load(&creds_epoch)) {
+		cur_valid = false;
+		cur_user = NULL;
+		cur_epoch = atomic_load(&creds_epoch);
+	}
 	if (cur_valid && cur_user == u && cur_gid == gid)
 		return 0;
 	cur_valid = false;
