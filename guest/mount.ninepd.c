@@ -1,24 +1,39 @@
 /*
  * mount.ninepd: mount a 9P server reached through a virtio-serial port.
  *
- *   mount.ninepd PORT_NAME MOUNTPOINT [-o OPTIONS]
+ *   mount.ninepd PORT_NAME MOUNTPOINT [-fnsv] [-o OPTIONS]
  *
- * Linux's trans=fd needs files with read_iter/write_iter, which the
- * virtio-console driver does not have, so the port cannot be given to the
- * kernel directly.  Instead the kernel gets one end of a unix socketpair and
- * a relay process copies bytes between the other end and the port.  The
- * relay holds no reference to the kernel's end, so it sees end-of-file when
- * the file system is unmounted and exits; it also exits when the host closes
- * the port.
+ * Installed as /sbin/mount.ninepd it is also what "mount -t ninepd PORT_NAME
+ * MOUNTPOINT -o OPTIONS" runs: util-linux and busybox call it with these
+ * arguments in this order (see docs/guest.md for what each passes).
  *
- * OPTIONS are those of mount(8) for 9p: the generic flags (ro, nosuid, ...)
- * become mount flags and the rest goes to the 9p driver, after
- * "trans=fd,rfdno=N,wfdno=N,".  On failure a single line names what went
- * wrong, followed by the kernel's own messages about it when it left any.
+ * The kernel's 9p client is given the port as trans=fd.  A kernel whose
+ * virtio_console has read_iter and write_iter can use the port itself; Linux
+ * 6.1 cannot, refuses the mount with EINVAL and logs "kernel write not
+ * supported for file /vport0p1" before a single byte has gone out.  So the
+ * port is tried first, and when the kernel refuses it the kernel gets one end
+ * of a unix socketpair instead while a relay process copies bytes between
+ * the other end and the port.  The relay holds no reference to the kernel's
+ * end: it sees end-of-file once the file system is unmounted and exits; it
+ * also exits when the host side of the port goes away.
+ *
+ * OPTIONS are those of mount(8) for 9p.  Generic flags (ro, nosuid, ...)
+ * become mount flags, options meant for mount(8) itself (_netdev, nofail,
+ * x-...) are dropped, connect_timeout=SECONDS is this program's own, and the
+ * rest goes to the 9p driver after "trans=fd,rfdno=N,wfdno=N".
+ *
+ * Nothing waits for ever: the host side of the port must be connected, and
+ * through the relay the server must answer each request of the mount, within
+ * connect_timeout seconds (default 10; 0 waits for ever).  Every failure is
+ * one line on stderr.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* pipe2 */
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -27,17 +42,41 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "mount.ninepd"
-/* Larger than the biggest msize the Linux client offers over trans=fd (1 MiB). */
-#define RELAY_BUF ((size_t)1 << 20)
+#define DEFAULT_TIMEOUT 10
+/* The relay's exit status when the server left a request of the mount
+ * unanswered for connect_timeout seconds. */
+#define RELAY_TIMED_OUT 3
+/* The relay's buffer for each direction: the biggest message the Linux
+ * client sends over trans=fd (msize 1 MiB). */
+#define RELAY_CHUNK ((size_t)1 << 20)
+/* virtio_console hands out one receive buffer, a page, per read(2). */
+#define PORT_PAGE 4096
+
+struct options {
+	unsigned long flags; /* MS_* */
+	char data[4096];     /* options for the 9p driver, each after a comma */
+	unsigned timeout;    /* seconds, 0 for ever */
+	bool fake;           /* -f: check everything, mount nothing */
+	bool verbose;        /* -v: say which way the port was given to the kernel */
+};
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: " PROG " PORT_NAME MOUNTPOINT [-o OPTIONS]\n");
+	fprintf(stderr, "usage: " PROG " PORT_NAME MOUNTPOINT [-fnsv] [-o OPTIONS]\n");
 	return 2;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Reads a short sysfs attribute into buf without its newline; 0 or -errno. */
@@ -57,11 +96,13 @@ static int read_attr(const char *path, char *buf, size_t len)
 }
 
 /*
- * Finds the device node of the port called name, trying the udev link
- * first and then the names in sysfs (there is no udev in a small guest).
+ * Finds the device node of the port called name: the udev link first, then
+ * the names in sysfs (a small guest has no udev).  On failure, names gets
+ * the ports there are, for the error message.
  */
-static int find_port(const char *name, char *dev, size_t len)
+static int find_port(const char *name, char *dev, size_t len, char *names, size_t nlen)
 {
+	names[0] = '\0';
 	snprintf(dev, len, "/dev/virtio-ports/%s", name);
 	if (access(dev, F_OK) == 0)
 		return 0;
@@ -72,66 +113,45 @@ static int find_port(const char *name, char *dev, size_t len)
 	struct dirent *e;
 	int ret = -ENOENT;
 	while (ret != 0 && (e = readdir(d)) != NULL) {
-		char path[512], value[256];
+		char path[PATH_MAX], value[256];
 
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
-		if (read_attr(path, value, sizeof(value)) == 0 && strcmp(value, name) == 0) {
+		if (read_attr(path, value, sizeof(value)) != 0 || value[0] == '\0')
+			continue;
+		if (strcmp(value, name) == 0) {
 			snprintf(dev, len, "/dev/%s", e->d_name);
 			ret = 0;
+		} else {
+			size_t used = strlen(names);
+			snprintf(names + used, nlen - used, "%s%s", used ? ", " : "", value);
 		}
 	}
 	closedir(d);
 	return ret;
 }
 
-/* Writes all of buf; false if the peer is gone. */
-static bool write_all(int fd, const char *buf, size_t len)
+/*
+ * Waits until something is connected to the host side of the port: until
+ * then virtio_console reports POLLHUP.  QEMU connects its chardev when it
+ * starts (or, with reconnect=N, whenever the server comes back).
+ */
+static bool wait_host(int port, unsigned timeout)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	long long deadline = now_ms() + (long long)timeout * 1000;
+
+	for (;;) {
+		struct pollfd p = { .fd = port, .events = POLLOUT };
+		if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP))
+			return true;
+		if (timeout && now_ms() >= deadline)
 			return false;
-		buf += n;
-		len -= (size_t)n;
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
 	}
-	return true;
 }
 
-/*
- * Copies bytes both ways between the port and the socket until either side
- * reaches end-of-file or fails.  Writes block: the kernel's side of the
- * socket is drained by its own worker and the server drains the port, so a
- * blocked write always ends.
- */
-static void relay(int port, int sock)
-{
-	char *buf = malloc(RELAY_BUF);
-	if (buf == NULL)
-		return;
-	struct pollfd fds[2] = { { .fd = port, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
-	for (;;) {
-		if (poll(fds, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (fds[i].revents == 0)
-				continue;
-			ssize_t n = read(fds[i].fd, buf, RELAY_BUF);
-			if (n == -1 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0 || !write_all(fds[1 - i].fd, buf, (size_t)n))
-				goto out;
-		}
-	}
-out:
-	free(buf);
-}
+/* ---- options ---- */
 
 struct flag_name {
 	const char *name;
@@ -149,93 +169,262 @@ static const struct flag_name flag_names[] = {
 	{ "strictatime", MS_STRICTATIME, 0 }, { "defaults", 0, 0 },
 };
 
-/* Splits opts into mount flags and the 9p driver's options (appended to data). */
-static void split_options(char *opts, unsigned long *flags, char *data, size_t len)
-{
-	for (char *save = NULL, *o = strtok_r(opts, ",", &save); o != NULL;
-	     o = strtok_r(NULL, ",", &save)) {
-		bool generic = false;
+/* Options for mount(8) itself, which util-linux passes on to helpers. */
+static const char *const mount8_only[] = {
+	"_netdev", "nofail", "auto", "noauto", "user", "nouser", "users", "owner", "group",
+};
 
-		for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
-			if (strcmp(o, flag_names[i].name) == 0) {
-				*flags = (*flags | flag_names[i].set) & ~flag_names[i].clear;
-				generic = true;
-			}
-		}
-		if (!generic) {
-			size_t used = strlen(data);
-			snprintf(data + used, len - used, ",%s", o);
-		}
-	}
+static bool is_mount8_only(const char *o)
+{
+	if (strncmp(o, "x-", 2) == 0 || strncmp(o, "comment=", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(mount8_only) / sizeof(mount8_only[0]); i++)
+		if (strcmp(o, mount8_only[i]) == 0)
+			return true;
+	return false;
 }
 
-/* Prints the kernel log records written since kmsg was opened at its end. */
-static void print_kernel_reason(int kmsg)
+static bool is_flag(const char *o, unsigned long *flags)
+{
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (strcmp(o, flag_names[i].name) == 0) {
+			*flags = (*flags | flag_names[i].set) & ~flag_names[i].clear;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Sorts one -o list into o; false (after one line on stderr) if it is bad. */
+static bool parse_options(char *list, struct options *o)
+{
+	for (char *save = NULL, *opt = strtok_r(list, ",", &save); opt != NULL;
+	     opt = strtok_r(NULL, ",", &save)) {
+		if (is_flag(opt, &o->flags) || is_mount8_only(opt))
+			continue;
+		if (strncmp(opt, "connect_timeout=", 16) == 0) {
+			char *end;
+			unsigned long t = strtoul(opt + 16, &end, 10);
+			if (end == opt + 16 || *end != '\0' || t > 86400) {
+				fprintf(stderr, PROG ": %s: want whole seconds, 0 to 86400\n", opt);
+				return false;
+			}
+			o->timeout = (unsigned)t;
+			continue;
+		}
+		if (strncmp(opt, "trans=", 6) == 0 || strncmp(opt, "rfdno=", 6) == 0 ||
+		    strncmp(opt, "wfdno=", 6) == 0) {
+			fprintf(stderr, PROG ": %s: " PROG " sets the transport itself\n", opt);
+			return false;
+		}
+		size_t used = strlen(o->data);
+		if (used + 1 + strlen(opt) >= sizeof(o->data)) {
+			fprintf(stderr, PROG ": options too long\n");
+			return false;
+		}
+		snprintf(o->data + used, sizeof(o->data) - used, ",%s", opt);
+	}
+	return true;
+}
+
+/* ---- the kernel's reasons ---- */
+
+/*
+ * Reads the kernel log records written since kmsg was last read into why
+ * ("; " between them): those that mention 9p, and the one that says the
+ * kernel cannot write to the port (its node is called base, e.g. "/vport0p1").
+ */
+static void kernel_says(int kmsg, const char *base, char *why, size_t len)
 {
 	char rec[1024];
 	ssize_t n;
 
+	why[0] = '\0';
 	if (kmsg == -1)
 		return;
-	while ((n = read(kmsg, rec, sizeof(rec) - 1)) > 0) {
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
+		if (n == -1) {
+			if (errno == EPIPE) /* records were overwritten: go on */
+				continue;
+			break;
+		}
 		rec[n] = '\0';
-		/* A record is "prio,seq,usec,flags;text\n" followed by key=value lines. */
+		/* A record is "prio,seq,usec,flags;text\n" then key=value lines. */
 		char *text = strchr(rec, ';');
 		if (text == NULL)
 			continue;
 		text++;
 		text[strcspn(text, "\n")] = '\0';
-		fprintf(stderr, PROG ": kernel: %s\n", text);
+		if (strstr(text, "9p") || strstr(text, "9P") ||
+		    (base[0] && strstr(text, "not supported for file") && strstr(text, base))) {
+			size_t used = strlen(why);
+			snprintf(why + used, len - used, "%s%s", used ? "; " : "", text);
+		}
 	}
 }
 
-int main(int argc, char **argv)
+static void mount_failed(const char *name, const char *target, int err, const char *why)
 {
-	char *opts = NULL;
-	const char *pos[2];
-	int npos = 0;
+	fprintf(stderr, PROG ": mount %s on %s: %s%s%s%s\n", name, target, strerror(err),
+		why[0] ? " (kernel: " : "", why, why[0] ? ")" : "");
+}
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-			opts = argv[++i];
-		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2] != '\0')
-			opts = argv[i] + 2;
-		else if (argv[i][0] == '-' || npos == 2)
-			return usage();
-		else
-			pos[npos++] = argv[i];
-	}
-	if (npos != 2)
-		return usage();
-	const char *name = pos[0], *target = pos[1];
+/* ---- the port itself ---- */
 
-	char dev[512];
-	if (find_port(name, dev, sizeof(dev)) != 0) {
-		fprintf(stderr, PROG ": no virtio port named '%s'\n", name);
+/*
+ * Mounts with the port itself as trans=fd: 0 mounted, 1 refused with EINVAL
+ * (why says what the kernel logged), -1 failed otherwise (and said so).
+ *
+ * Linux 6.1 refuses the port in its first write, before a byte has gone
+ * out, and logs "kernel write not supported" (rate-limited, so not always).
+ * Other EINVALs (a bad option) are also taken as a refusal: the relay then
+ * fails the same way and reports it.  Either way the server sees nothing or
+ * a complete exchange, and the relay's Tversion starts a new session.
+ */
+static int mount_direct(int port, const char *base, const char *name, const char *target,
+			const struct options *o, int kmsg, char *why, size_t len)
+{
+	char data[sizeof(o->data) + 64];
+
+	snprintf(data, sizeof(data), "trans=fd,rfdno=%d,wfdno=%d%s", port, port, o->data);
+	if (mount(name, target, "9p", o->flags, data) == 0)
+		return 0;
+	int err = errno;
+	kernel_says(kmsg, base, why, len);
+	if (err == EINVAL)
 		return 1;
+	mount_failed(name, target, err, why);
+	return -1;
+}
+
+/* ---- the relay ---- */
+
+/* One side of the relay: bytes read from one descriptor and not yet all
+ * written to the other. */
+struct pending {
+	char *buf;
+	size_t len, off;
+};
+
+/* Writes what is pending until done or the descriptor would block; false if
+ * the other side is gone. */
+static bool flush(int fd, struct pending *p)
+{
+	while (p->off < p->len) {
+		ssize_t n = write(fd, p->buf + p->off, p->len - p->off);
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR;
+		p->off += (size_t)n;
 	}
-	int port = open(dev, O_RDWR | O_CLOEXEC);
-	if (port == -1) {
-		fprintf(stderr, PROG ": open %s: %s\n", dev, strerror(errno));
-		return 1;
+	p->len = p->off = 0;
+	return true;
+}
+
+/* Stores what a nonblocking read returned; false at end-of-file or error. */
+static bool got(struct pending *p, ssize_t n)
+{
+	if (n == -1)
+		return errno == EAGAIN || errno == EINTR;
+	p->len = (size_t)n;
+	p->off = 0;
+	return n > 0;
+}
+
+/*
+ * Copies bytes both ways between the port and the socket until either side
+ * ends; returns the process's exit status.  Both are nonblocking.  From the
+ * host, virtio_console gives at most one page, one receive buffer, per
+ * read(2), so a readv(2) of a page per iovec takes every page waiting (it
+ * stops at the first empty one) for a single write(2) to the socket: that
+ * doubled sequential reads.  To the host, write(2) takes 32 KiB per call
+ * and QEMU passes each call on as one write to the server's socket.
+ * splice(2) through a pipe was tried for this direction and was slower:
+ * QEMU then writes each page of the pipe to the socket on its own.
+ *
+ * While ctl is open (the parent is inside mount(2)) a request that the
+ * server leaves unanswered for timeout seconds ends the relay, which makes
+ * the kernel's mount fail instead of waiting for ever.
+ */
+static int relay(int port, int sock, int ctl, unsigned timeout)
+{
+	static char from_host[RELAY_CHUNK], to_host[RELAY_CHUNK];
+	static struct iovec pages[RELAY_CHUNK / PORT_PAGE];
+	struct pending in = { .buf = from_host }, out = { .buf = to_host };
+	bool awaiting = false; /* the kernel sent more than the server answered */
+	long long since = 0;
+
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+		pages[i] = (struct iovec){ .iov_base = from_host + i * PORT_PAGE, .iov_len = PORT_PAGE };
+	/* The kernel leaves the port nonblocking when it refuses it; the
+	 * readv needs that anyway, or it would wait for a page to come. */
+	fcntl(port, F_SETFL, fcntl(port, F_GETFL) | O_NONBLOCK);
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = port, .events = (in.len ? 0 : POLLIN) | (out.len ? POLLOUT : 0) },
+			{ .fd = sock, .events = (out.len ? 0 : POLLIN) | (in.len ? POLLOUT : 0) },
+			{ .fd = ctl, .events = POLLIN },
+		};
+		int wait = -1;
+		if (ctl != -1 && timeout && awaiting) {
+			long long left = since + (long long)timeout * 1000 - now_ms();
+			if (left <= 0)
+				return RELAY_TIMED_OUT;
+			wait = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		if (poll(p, 3, wait) == -1 && errno != EINTR)
+			return 1;
+		if (p[2].revents) { /* the parent is out of mount(2) */
+			close(ctl);
+			ctl = -1;
+		}
+		if (in.len == 0 && p[0].revents) {
+			if (!got(&in, readv(port, pages, (int)(sizeof(pages) / sizeof(pages[0])))))
+				return 0;
+			if (in.len)
+				awaiting = false;
+		}
+		if (in.len && !flush(sock, &in))
+			return 0;
+		if (out.len == 0 && p[1].revents) {
+			if (!got(&out, read(sock, to_host, sizeof(to_host))))
+				return 0;
+			if (out.len && !awaiting) {
+				awaiting = true;
+				since = now_ms();
+			}
+		}
+		if (out.len && !flush(port, &out))
+			return 0;
 	}
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+}
+
+/* Mounts through a socketpair and a relay process: 0 or 1 (after saying why). */
+static int mount_relayed(int port, const char *name, const char *target, const struct options *o,
+			 int kmsg)
+{
+	int sv[2], ctl[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    pipe2(ctl, O_CLOEXEC) == -1) {
 		fprintf(stderr, PROG ": socketpair: %s\n", strerror(errno));
 		return 1;
 	}
-
 	pid_t child = fork();
 	if (child == -1) {
 		fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
 		return 1;
 	}
 	if (child == 0) {
-		/* The relay must hold no reference to the kernel's end, or it
-		 * would never see end-of-file after the unmount. */
+		/* No reference to the kernel's end, or the relay would never see
+		 * end-of-file after the unmount. */
 		close(sv[0]);
-		/* Nor may it keep the caller's output open: a caller reading it
-		 * to end-of-file, like a shell's $(...), would wait forever. */
+		close(ctl[1]);
+		if (kmsg != -1)
+			close(kmsg);
+		/* Nor the caller's output: a caller reading it to end-of-file,
+		 * like a shell's $(...), would wait as long as the mount lasts. */
 		int null = open("/dev/null", O_RDWR);
 		if (null != -1) {
 			dup2(null, STDIN_FILENO);
@@ -246,34 +435,113 @@ int main(int argc, char **argv)
 		}
 		setsid();
 		signal(SIGHUP, SIG_IGN);
-		relay(port, sv[1]);
-		_exit(0);
+		signal(SIGPIPE, SIG_IGN);
+		_exit(relay(port, sv[1], ctl[0], o->timeout));
 	}
 	close(port);
 	close(sv[1]);
+	close(ctl[0]);
 
-	unsigned long flags = 0;
-	char data[4096];
-	snprintf(data, sizeof(data), "trans=fd,rfdno=%d,wfdno=%d", sv[0], sv[0]);
-	if (opts != NULL) {
-		char *copy = strdup(opts);
-		if (copy == NULL)
-			return 1;
-		split_options(copy, &flags, data, sizeof(data));
-		free(copy);
+	char data[sizeof(o->data) + 64];
+	snprintf(data, sizeof(data), "trans=fd,rfdno=%d,wfdno=%d%s", sv[0], sv[0], o->data);
+	int rc = mount(name, target, "9p", o->flags, data);
+	int err = errno;
+	close(ctl[1]);
+	if (rc == 0) {
+		if (o->verbose)
+			fprintf(stderr, PROG ": mounted %s on %s through a relay (pid %d)\n", name,
+				target, (int)child);
+		return 0;
 	}
+
+	int status = 0;
+	char why[1024];
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == RELAY_TIMED_OUT) {
+		fprintf(stderr, PROG ": mount %s on %s: no answer from the server within %u s\n", name,
+			target, o->timeout);
+		return 1;
+	}
+	kernel_says(kmsg, "", why, sizeof(why));
+	mount_failed(name, target, err, why);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .timeout = DEFAULT_TIMEOUT };
+	const char *pos[2];
+	int npos = 0;
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (a[0] != '-' || a[1] == '\0') {
+			if (npos == 2)
+				return usage();
+			pos[npos++] = a;
+		} else if (a[1] == 'o' || a[1] == 't') {
+			/* -o LIST / -oLIST; -t TYPE (util-linux, for type.subtype) */
+			char *arg = a[2] ? a + 2 : i + 1 < argc ? argv[++i] : NULL;
+			if (arg == NULL)
+				return usage();
+			if (a[1] == 'o' && !parse_options(arg, &o))
+				return 1;
+		} else if (strspn(a + 1, "fnsv") == strlen(a + 1)) {
+			/* -n (no mtab) and -s (sloppy) change nothing here. */
+			o.fake |= strchr(a, 'f') != NULL;
+			o.verbose |= strchr(a, 'v') != NULL;
+		} else {
+			return usage();
+		}
+	}
+	if (npos != 2)
+		return usage();
+	const char *name = pos[0], *target = pos[1];
+
+	char dev[PATH_MAX], names[512];
+	if (find_port(name, dev, sizeof(dev), names, sizeof(names)) != 0) {
+		if (names[0])
+			fprintf(stderr, PROG ": no virtio port named '%s' (there are: %s)\n", name, names);
+		else
+			fprintf(stderr, PROG ": no virtio port named '%s' (this guest has none)\n", name);
+		return 1;
+	}
+	int port = open(dev, O_RDWR | O_CLOEXEC);
+	if (port == -1) {
+		if (errno == EBUSY)
+			fprintf(stderr, PROG ": port '%s' (%s) is busy: mounted already, or open in "
+				"another program\n", name, dev);
+		else
+			fprintf(stderr, PROG ": open %s: %s\n", dev, strerror(errno));
+		return 1;
+	}
+	if (!wait_host(port, o.timeout)) {
+		fprintf(stderr, PROG ": port '%s': nothing connected on the host side within %u s "
+			"(is the server running, and QEMU's -chardev connected to it?)\n", name, o.timeout);
+		return 1;
+	}
+	if (o.fake)
+		return 0;
+
+	/* The node the kernel names when it refuses the port, e.g. "/vport0p1". */
+	char real[PATH_MAX];
+	const char *base = realpath(dev, real) ? strrchr(real, '/') : strrchr(dev, '/');
 
 	int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (kmsg != -1)
 		lseek(kmsg, 0, SEEK_END);
-	if (mount(name, target, "9p", flags, data) == -1) {
-		int err = errno;
-
-		fprintf(stderr, PROG ": mount %s on %s: %s\n", name, target, strerror(err));
-		print_kernel_reason(kmsg);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		return 1;
+	char why[1024];
+	int rc = mount_direct(port, base, name, target, &o, kmsg, why, sizeof(why));
+	if (rc == 0) {
+		if (o.verbose)
+			fprintf(stderr, PROG ": mounted %s on %s on the port itself\n", name, target);
+		return 0;
 	}
-	return 0;
+	if (rc < 0)
+		return 1;
+	if (o.verbose)
+		fprintf(stderr, PROG ": the kernel refused %s as trans=fd (%s); relaying\n", dev,
+			why[0] ? why : strerror(EINVAL));
+	return mount_relayed(port, name, target, &o, kmsg);
 }

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -52,6 +53,10 @@ class Scenario:
     phases: list
     ports: int = 1                # virtio-serial ports, so 9P connections, per boot
     multidevs: str = ""           # ninepd's policy; the export then spans three tmpfs
+    ninepd_only: bool = False     # skipped with --server diod (multidevs scenarios are too)
+    server_args: tuple = ()       # more ninepd options, e.g. ("--trace",)
+    dead_ports: tuple = ()        # (port name, "silent" | "hangup"): ports whose host side is
+                                  # not the server but run-guest.py (see DeadEnd)
     extra_cpio: tuple = ()        # archives from the cache appended to the initramfs
     memory_mb: int = 256
     prepare: Optional[Callable] = None     # prepare(run) fills the export and run.guest_env
@@ -77,6 +82,8 @@ class Run:
         self.qemu = None
         self.results = []         # (name, ok, detail)
         self.host_files = []      # (path in export, md5) announced by the guest
+        self.marks = []           # the words of every "E2E-MARK" line
+        self.dead_ends = []       # DeadEnd listeners of the scenario's dead ports
         self.log_offset = 0       # server.log size when the first guest booted
 
     def record(self, name, ok, detail="", at=None):
@@ -122,7 +129,7 @@ def server_command(run):
     a = run.args
     if a.server == "ninepd":
         export = run.export + (f",multidevs={run.sc.multidevs}" if run.sc.multidevs else "")
-        return [a.ninepd, "-l", "unix:" + run.sock, "-e", export]
+        return [a.ninepd, *run.sc.server_args, "-l", "unix:" + run.sock, "-e", export]
     # diod: no config file of the host, no authentication, logs on stderr.
     return ["diod", "-f", "-n", "-c", "/dev/null", "-L", "stderr",
             "-l", run.sock, "-e", run.export]
@@ -181,6 +188,37 @@ def start_server(run):
     return "server did not listen within 15 s"
 
 
+class DeadEnd:
+    """The host side of a port that is not the server: a unix socket that
+    accepts QEMU's connection and then never answers ("silent") or closes it
+    at once ("hangup"), so the guest sees a port with nothing connected."""
+
+    def __init__(self, run, name, kind):
+        self.name, self.kind = name, kind
+        self.path = os.path.join(run.sock_dir, f"{name}.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(4)
+        self.held = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.kind == "hangup":
+                conn.close()
+            else:
+                self.held.append(conn)
+
+    def close(self):
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
 # ----------------------------------------------------------------- the guest
 
 def make_initrd(run, phase, path):
@@ -227,8 +265,10 @@ def qemu_command(run, initrd, console, results):
            "-append", "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init",
            "-serial", "file:" + console, "-serial", "file:" + results,
            "-device", "virtio-serial-pci,id=vser"]
-    for port in PORT_NAMES[:run.sc.ports]:
-        cmd += ["-chardev", f"socket,id={port},path={run.sock}",
+    ports = [(port, run.sock) for port in PORT_NAMES[:run.sc.ports]]
+    ports += [(d.name, d.path) for d in run.dead_ends]
+    for port, path in ports:
+        cmd += ["-chardev", f"socket,id={port},path={path}",
                 "-device", f"virtserialport,bus=vser.0,chardev={port},name={port}"]
     return cmd
 
@@ -265,12 +305,14 @@ def boot(run, phase, index):
                     parts = rest.split(" ", 2) + ["", ""]
                     run.record(prefix + parts[0], parts[1] == "PASS", parts[2], time.monotonic() - start)
                     checks += 1
-                elif kind == "MARK" and rest == "booted":
-                    print(f"boot: {time.monotonic() - start:.1f} s to /init", flush=True)
-                elif kind == "MARK" and rest == phase.kill_on_mark:
-                    time.sleep(0.5)
-                    run.qemu.kill()
-                    killed = True
+                elif kind == "MARK":
+                    run.marks.append(rest)
+                    if rest == "booted":
+                        print(f"boot: {time.monotonic() - start:.1f} s to /init", flush=True)
+                    elif rest == phase.kill_on_mark:
+                        time.sleep(0.5)
+                        run.qemu.kill()
+                        killed = True
                 elif kind == "HOSTFILE":
                     path, _, digest = rest.partition(" ")
                     run.host_files.append((path, digest))
@@ -336,6 +378,16 @@ def check_warned_once(run):
     return len(lines) == 1, detail
 
 
+def check_sessions(run):
+    """Each mount the guest made on p9a began one session: the port itself,
+    which the kernel refused, carried no byte to the server."""
+    want = [m.split()[1] for m in run.marks if m.startswith("p9a-sessions ")]
+    got = len(re.findall(r"-> Tversion ", run.server_log_since_boot()))
+    if not want:
+        return False, "the guest never said how many sessions it began (E2E-MARK p9a-sessions N)"
+    return int(want[-1]) == got > 0, f"server saw {got} Tversion, guest began {want[-1]} sessions"
+
+
 def check_no_mount_leak(run):
     with open("/proc/self/mountinfo") as f:
         leaked = [line.split()[4] for line in f if run.export in line.split()[4]]
@@ -364,9 +416,13 @@ NO_MOUNT_LEAK = [("no-mount-leak", check_no_mount_leak)]
 
 SCENARIOS = {s.name: s for s in [
     Scenario("posix", "core POSIX suite (cache=none), xattrs, locks, symlink confinement",
-             [Phase("posix.sh", timeout=500)], ports=3, prepare=prepare_posix, host_checks=[SERVER_RUNNING]),
+             [Phase("posix.sh", timeout=500)], ports=2, prepare=prepare_posix, host_checks=[SERVER_RUNNING]),
     Scenario("cache", "core POSIX suite with cache=loose; mmap reads, writes and exec with cache=mmap",
              [Phase("cache.sh", timeout=500)], ports=2, prepare=prepare_cache, host_checks=[SERVER_RUNNING]),
+    Scenario("mount-helper", "mount -t ninepd, the port refused then relayed, flags, bounded failures",
+             [Phase("mount-helper.sh", timeout=180)], ninepd_only=True, server_args=("--trace",),
+             dead_ports=(("p9s", "silent"), ("p9h", "hangup")),
+             host_checks=[("one-session-per-mount", check_sessions), SERVER_RUNNING]),
     Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
              [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing", timeout=120),
               Phase("disconnect-after.sh", "after", timeout=120)],
@@ -391,6 +447,7 @@ def execute(run):
     if err:
         run.record("server-start", False, err)
         return
+    run.dead_ends = [DeadEnd(run, name, kind) for name, kind in run.sc.dead_ports]
     run.log_offset = os.path.getsize(run.server_log)
     for i, phase in enumerate(run.sc.phases):
         wall = boot(run, phase, i)
@@ -415,8 +472,8 @@ def execute(run):
 
 
 def run_scenario(sc, args):
-    if sc.multidevs and args.server != "ninepd" and not args.run_unsupported:
-        print(f"SKIP {sc.name}: multidevs policies exist only in ninepd (--server {args.server})")
+    if (sc.multidevs or sc.ninepd_only) and args.server != "ninepd" and not args.run_unsupported:
+        print(f"SKIP {sc.name}: needs ninepd (--server {args.server})")
         return 77
     # Two build directories may run the same scenario at once: one waits.
     os.makedirs(os.path.join(CACHE, "runs"), exist_ok=True)
@@ -440,6 +497,8 @@ def run_scenario(sc, args):
     finally:
         stop(run.qemu)
         stop(run.server)
+        for d in run.dead_ends:
+            d.close()
         shutil.rmtree(run.sock_dir, ignore_errors=True)
     failed = [r for r in run.results if not r[1]]
     if failed:
@@ -475,7 +534,7 @@ def main():
     args = p.parse_args()
     if args.list:
         for sc in SCENARIOS.values():
-            print(f"{sc.name:18} {'(ninepd only) ' if sc.multidevs else ''}{sc.doc}")
+            print(f"{sc.name:18} {'(ninepd only) ' if sc.multidevs or sc.ninepd_only else ''}{sc.doc}")
         return 0
     unknown = [s for s in args.scenario if s not in SCENARIOS]
     if not args.scenario or unknown:
