@@ -32,10 +32,10 @@ run)
 ninepd: exporting $top/export on unix:$top/ninepd.sock (Ctrl-C stops it)
 
 Give a QEMU guest a virtio-serial port connected to the socket:
-  -device virtio-serial-pci -chardev socket,id=p9,path=$top/ninepd.sock \\
+  -device virtio-serial-pci -chardev socket,id=p9,path=$top/ninepd.sock,reconnect=1 \\
   -device virtserialport,chardev=p9,name=p9
-and in the guest, with the port relayed to a pipe pair (see tests/e2e/README.md):
-  mount -t 9p -o trans=fd,rfdno=RFD,wfdno=WFD,version=9p2000.L,msize=1048576 none /mnt
+and mount it in the guest with mount.ninepd (guest/, a static binary; see docs/guest.md):
+  mount.ninepd p9 /mnt -o msize=1048576
 A host-side client mounts it with:  mount -t 9p -o trans=unix,version=9p2000.L $top/ninepd.sock /mnt
 MSG
   exec build/ninepd -l "unix:$top/ninepd.sock" -e "$top/export"
