@@ -22,6 +22,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,7 @@ class Run:
         self.results = []         # (name, ok, detail)
         self.host_files = []      # (path in export, md5) announced by the guest
         self.marks = []           # the words of every "E2E-MARK" line
+        self.bench = []           # (round, relay, job, value) of "E2E-BENCH" lines
         self.dead_ends = []       # DeadEnd listeners of the scenario's dead ports
         self.log_offset = 0       # server.log size when the first guest booted
 
@@ -273,7 +275,8 @@ def qemu_command(run, initrd, console, results):
     return cmd
 
 
-MARKER = re.compile(r"E2E-(CHECK|MARK|HOSTFILE|ERROR|DONE)\b ?(.*)")
+MARKER = re.compile(r"E2E-(CHECK|MARK|HOSTFILE|ERROR|DONE|BENCH)\b ?(.*)")
+BENCH = re.compile(r"round=(\d+) relay=(\S+) job=(\S+) (\d+) (\d+) (\S+)")
 
 
 def boot(run, phase, index):
@@ -318,6 +321,15 @@ def boot(run, phase, index):
                     run.host_files.append((path, digest))
                 elif kind == "ERROR":
                     run.record(prefix + "guest-error", False, rest)
+                elif kind == "BENCH":
+                    print(line.strip(), flush=True)
+                    b = BENCH.search(rest)
+                    if b and b.group(6) == "0":
+                        rnd, relay, job, kib, iops = b.group(1, 2, 3, 4, 5)
+                        value = int(kib) / 1024 if job.startswith("seq") else int(iops)
+                        run.bench.append((int(rnd), relay, job, value))
+                    else:
+                        run.record(prefix + "bench-job", False, rest)
                 elif kind == "DONE":
                     done = rest
             if exited or killed:
@@ -388,6 +400,43 @@ def check_sessions(run):
     return int(want[-1]) == got > 0, f"server saw {got} Tversion, guest began {want[-1]} sessions"
 
 
+# relay-bench: NAME@MSIZE each; the first is the reference of the ratios.
+# The FIFO relay hangs on messages over 64 KiB (README.md, Traps).
+BENCH_RELAYS = "fifo@65536 mount.ninepd@65536 mount.ninepd@1048576"
+BENCH_JOBS = ["seqwrite", "seqread", "randwrite", "randread"]
+
+
+def prepare_bench(run):
+    run.guest_env["E2E_BENCH_RELAYS"] = BENCH_RELAYS
+    run.guest_env["E2E_BENCH_ROUNDS"] = run.args.bench_rounds
+
+
+def summarize_bench(run):
+    """Prints the medians of each relay's results and of its ratio to the
+    first relay in the same round: the machine's load moves single results
+    by tens of percent, and the rounds interleave the relays."""
+    relays = BENCH_RELAYS.split()
+    ref = relays[0]
+    value = {(rnd, relay, job): v for rnd, relay, job, v in run.bench}
+    rounds = sorted({rnd for rnd, _, _, _ in run.bench})
+    units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randwrite": "IOPS", "randread": "IOPS"}
+    print(f"relay-bench: medians of {len(rounds)} rounds, (ratio to {ref} in the same round)")
+    print(f"{'relay':24}" + "".join(f"{job + ' ' + units[job]:>22}" for job in BENCH_JOBS))
+    for relay in relays:
+        cells = []
+        for job in BENCH_JOBS:
+            vals = [value[(r, relay, job)] for r in rounds if (r, relay, job) in value]
+            ratios = [value[(r, relay, job)] / value[(r, ref, job)] for r in rounds
+                      if (r, relay, job) in value and value.get((r, ref, job))]
+            cell = f"{statistics.median(vals):.1f}" if vals else "-"
+            if relay != ref and ratios:
+                cell += f" ({statistics.median(ratios):.2f})"
+            cells.append(f"{cell:>22}")
+        print(f"{relay:24}" + "".join(cells), flush=True)
+    want = len(relays) * len(BENCH_JOBS) * run.args.bench_rounds
+    return len(run.bench) == want, f"{len(run.bench)} of {want} results"
+
+
 def check_no_mount_leak(run):
     with open("/proc/self/mountinfo") as f:
         leaked = [line.split()[4] for line in f if run.export in line.split()[4]]
@@ -423,6 +472,10 @@ SCENARIOS = {s.name: s for s in [
              [Phase("mount-helper.sh", timeout=180)], ninepd_only=True, server_args=("--trace",),
              dead_ports=(("p9s", "silent"), ("p9h", "hangup")),
              host_checks=[("one-session-per-mount", check_sessions), SERVER_RUNNING]),
+    Scenario("relay-bench", "by hand: fio through the FIFO relay and mount.ninepd, medians of rounds",
+             [Phase("relay-bench.sh", timeout=3600)], extra_cpio=("fio.cpio",), memory_mb=512,
+             prepare=prepare_bench,
+             host_checks=[("relay-bench-summary", summarize_bench), SERVER_RUNNING]),
     Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
              [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing", timeout=120),
               Phase("disconnect-after.sh", "after", timeout=120)],
@@ -530,6 +583,7 @@ def main():
                    help="run FILE in the guest instead of the scenario's script (to try things by hand)")
     p.add_argument("--run-unsupported", action="store_true",
                    help="run ninepd-only scenarios against diod anyway (to check the harness)")
+    p.add_argument("--bench-rounds", type=int, default=5, help="relay-bench: rounds (default 5)")
     p.add_argument("--no-build", action="store_true", help="do not run build-guest.sh first")
     args = p.parse_args()
     if args.list:

@@ -24,20 +24,28 @@ no_relay_left() {
 }
 
 # fails_in_one_line WHAT TEXT COMMAND...: COMMAND fails and prints exactly
-# one line, which contains TEXT.
+# one line, which contains TEXT; prints that line.
 fails_in_one_line() {
 	local what="$1" text="$2" out
 	shift 2
-	if out=$("$@" 2>&1); then
-		echo "$what: succeeded, want failure '$text'"
-		return 1
-	fi
+	out=$("$@" 2>&1) && { echo "$what: succeeded, want failure '$text'"; return 1; }
 	expect "$what: lines of output" "$(printf '%s\n' "$out" | wc -l)" 1 || { echo "$out"; return 1; }
 	case "$out" in
-	*"$text"*) echo "$out"; return 0 ;;
+	*"$text"*) echo "$out" ;;
+	*) echo "$what: said '$out', want '$text'"; return 1 ;;
 	esac
-	echo "$what: said '$out', want '$text'"
-	return 1
+}
+
+# fails_after_timeout WHAT TEXT COMMAND...: fails_in_one_line, after
+# connect_timeout ($T s) and at most 3 s more.
+fails_after_timeout() {
+	local t0 t1 out
+	t0=$(uptime_cs)
+	out=$(fails_in_one_line "$@") || { echo "$out"; return 1; }
+	t1=$(uptime_cs)
+	[ $((t1 - t0)) -ge $((T * 100)) ] && [ $((t1 - t0)) -lt $((T * 100 + 300)) ] ||
+		{ echo "took $((t1 - t0))0 ms, want about $T s"; return 1; }
+	echo "$out ($((t1 - t0))0 ms)"
 }
 
 # busybox mount knows no "ninepd" file system, so it runs mount.ninepd from
@@ -117,29 +125,19 @@ t_no_such_port() {
 
 # Bounded: nothing connected on the host side of p9h.
 t_host_side_gone() {
-	local t0 t1 out
-	t0=$(uptime_cs)
-	out=$(fails_in_one_line "p9h" "mount.ninepd: port 'p9h': nothing connected on the host side within $T s" \
-		mount.ninepd p9h /mnt/x -o "$E2E_OPTS,connect_timeout=$T") || { echo "$out"; return 1; }
-	t1=$(uptime_cs)
-	[ $((t1 - t0)) -ge $((T * 100)) ] && [ $((t1 - t0)) -lt $((T * 100 + 300)) ] ||
-		{ echo "took $((t1 - t0))0 ms, want about $T s"; return 1; }
-	echo "$out ($((t1 - t0))0 ms)"
+	fails_after_timeout "p9h" "mount.ninepd: port 'p9h': nothing connected on the host side within $T s" \
+		mount.ninepd p9h /mnt/x -o "$E2E_OPTS,connect_timeout=$T"
 }
 
 # Bounded: p9s is connected but no server answers the Tversion.
 t_server_silent() {
-	local t0 t1 out
+	local out
 	mkdir -p /mnt/s
-	t0=$(uptime_cs)
-	out=$(fails_in_one_line "p9s" "mount.ninepd: mount p9s on /mnt/s: no answer from the server within $T s" \
+	out=$(fails_after_timeout "p9s" "mount.ninepd: mount p9s on /mnt/s: no answer from the server within $T s" \
 		mount.ninepd p9s /mnt/s -o "$E2E_OPTS,connect_timeout=$T") || { echo "$out"; return 1; }
-	t1=$(uptime_cs)
-	[ $((t1 - t0)) -ge $((T * 100)) ] && [ $((t1 - t0)) -lt $((T * 100 + 300)) ] ||
-		{ echo "took $((t1 - t0))0 ms, want about $T s"; return 1; }
 	grep -q ' /mnt/s ' /proc/mounts && { echo "/mnt/s is mounted"; return 1; }
 	no_relay_left || return 1
-	echo "$out ($((t1 - t0))0 ms)"
+	echo "$out"
 }
 
 t_unknown_export() {
