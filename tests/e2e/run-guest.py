@@ -86,6 +86,7 @@ class Run:
         self.marks = []           # the words of every "E2E-MARK" line
         self.bench = []           # (round, relay, job, value) of "E2E-BENCH" lines
         self.dead_ends = []       # DeadEnd listeners of the scenario's dead ports
+        self.recorder = None      # the Recorder with --record
         self.log_offset = 0       # server.log size when the first guest booted
 
     def record(self, name, ok, detail="", at=None):
@@ -190,6 +191,66 @@ def start_server(run):
     return "server did not listen within 15 s"
 
 
+class Recorder:
+    """--record DIR: a unix socket between QEMU and the server that copies
+    both ways and appends what the guest sent on each connection to
+    DIR/<scenario>-<phase>-<n>.9p (raw 9P frames, as on the wire), the seed
+    corpus of the fuzzers (tests/fuzz/corpus/README.md)."""
+
+    def __init__(self, run, out_dir):
+        self.run, self.out_dir = run, out_dir
+        self.path = os.path.join(run.sock_dir, "rec.sock")
+        self.tag = "0"
+        self.count = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(8)
+        os.makedirs(out_dir, exist_ok=True)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                guest, _ = self.sock.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                server.connect(self.run.sock)
+            except OSError:
+                guest.close()
+                continue
+            self.count += 1
+            name = f"{self.run.sc.name}-{self.tag}-{self.count}.9p"
+            out = open(os.path.join(self.out_dir, name), "wb")
+            threading.Thread(target=self.pump, args=(guest, server, out), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, guest, None), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst, out):
+        try:
+            while True:
+                data = src.recv(1 << 20)
+                if not data:
+                    break
+                if out:
+                    out.write(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            if out:
+                out.close()
+            for s, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
+                try:
+                    s.shutdown(how)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
 class DeadEnd:
     """The host side of a port that is not the server: a unix socket that
     accepts QEMU's connection and then never answers ("silent") or closes it
@@ -267,7 +328,8 @@ def qemu_command(run, initrd, console, results):
            "-append", "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init",
            "-serial", "file:" + console, "-serial", "file:" + results,
            "-device", "virtio-serial-pci,id=vser"]
-    ports = [(port, run.sock) for port in PORT_NAMES[:run.sc.ports]]
+    server_path = run.recorder.path if run.recorder else run.sock
+    ports = [(port, server_path) for port in PORT_NAMES[:run.sc.ports]]
     ports += [(d.name, d.path) for d in run.dead_ends]
     for port, path in ports:
         cmd += ["-chardev", f"socket,id={port},path={path}",
@@ -501,8 +563,12 @@ def execute(run):
         run.record("server-start", False, err)
         return
     run.dead_ends = [DeadEnd(run, name, kind) for name, kind in run.sc.dead_ports]
+    if run.args.record:
+        run.recorder = Recorder(run, os.path.abspath(run.args.record))
     run.log_offset = os.path.getsize(run.server_log)
     for i, phase in enumerate(run.sc.phases):
+        if run.recorder:
+            run.recorder.tag = phase.label or str(i)
         wall = boot(run, phase, i)
         print(f"phase {phase.label or i}: {wall:.1f} s", flush=True)
         if phase.kill_on_mark:
@@ -552,6 +618,8 @@ def run_scenario(sc, args):
         stop(run.server)
         for d in run.dead_ends:
             d.close()
+        if run.recorder:
+            run.recorder.close()
         shutil.rmtree(run.sock_dir, ignore_errors=True)
     failed = [r for r in run.results if not r[1]]
     if failed:
@@ -584,6 +652,8 @@ def main():
     p.add_argument("--run-unsupported", action="store_true",
                    help="run ninepd-only scenarios against diod anyway (to check the harness)")
     p.add_argument("--bench-rounds", type=int, default=5, help="relay-bench: rounds (default 5)")
+    p.add_argument("--record", metavar="DIR",
+                   help="write what the guest sends on each connection to DIR/*.9p (fuzz seeds)")
     p.add_argument("--no-build", action="store_true", help="do not run build-guest.sh first")
     args = p.parse_args()
     if args.list:
