@@ -78,11 +78,15 @@ static int print_vm_args(const struct ninepd_config *cfg, const char *name)
 		snprintf(port, sizeof port, "ninepd%zu", (size_t)(e - cfg->exports));
 	printf("# QEMU options: a virtio-serial port connected to ninepd\n");
 	printf("-device virtio-serial-pci,id=ninepd-serial \\\n");
+	/* reconnect=1: QEMU connects once, at start; without it, QEMU refuses
+	 * to start while ninepd is down and never reaches a restarted ninepd
+	 * (docs/guest.md).  nodelay=on: Nagle plus delayed ACK would hold
+	 * every message over 32 KiB for ~40 ms on TCP. */
 	if (!strncmp(listen, "unix:", 5)) {
-		printf("-chardev socket,id=%s,path=%s \\\n", port, listen + 5);
+		printf("-chardev socket,id=%s,path=%s,reconnect=1 \\\n", port, listen + 5);
 	} else {
 		const char *hp = listen + 4, *colon = strrchr(hp, ':');
-		printf("-chardev socket,id=%s,host=%.*s,port=%s,nodelay=on \\\n", port,
+		printf("-chardev socket,id=%s,host=%.*s,port=%s,nodelay=on,reconnect=1 \\\n", port,
 		       (int)(colon - hp), hp, colon + 1);
 	}
 	printf("-device virtserialport,chardev=%s,name=%s\n", port, port);

@@ -540,3 +540,54 @@ Test(check_config, malformed_xml_is_refused_with_its_line)
 	expect_err(&r, "%s/malformed.xml:6: malformed XML: ", CONFIG_DATA);
 	run_free(&r);
 }
+
+/* ---- --print-vm-args: what QEMU and the guest need for one export ---- */
+
+Test(check_config, print_vm_args_for_a_unix_listener_names_the_socket_and_reconnects)
+{
+	char export[600];
+	snprintf(export, sizeof(export), "%s,name=share", IN("a"));
+	struct run r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", export,
+					    "--print-vm-args", "share", NULL});
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	expect_out(&r, "-device virtio-serial-pci,id=ninepd-serial \\\n");
+	/* Without reconnect=, QEMU never reaches a restarted ninepd. */
+	expect_out(&r, "-chardev socket,id=share,path=/run/n.sock,reconnect=1 \\\n");
+	expect_out(&r, "-device virtserialport,chardev=share,name=share\n");
+	expect_out(&r, "mount.ninepd share /mnt -o aname=share,msize=");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_for_a_tcp_listener_sets_nodelay_and_reconnect)
+{
+	char export[600];
+	snprintf(export, sizeof(export), "%s,name=share", IN("a"));
+	struct run r = run((const char *[]){"-l", "tcp:127.0.0.1:5640", "-e", export,
+					    "--print-vm-args", "share", NULL});
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	expect_out(&r, "-chardev socket,id=share,host=127.0.0.1,port=5640,nodelay=on,reconnect=1 \\\n");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_turns_an_export_name_into_a_valid_port_name)
+{
+	char export[600];
+	snprintf(export, sizeof(export), "%s,name=my share:1", IN("a"));
+	struct run r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", export,
+					    "--print-vm-args", "my share:1", NULL});
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	expect_out(&r, "-device virtserialport,chardev=my_share_1,name=my_share_1\n");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_for_an_unknown_export_is_refused)
+{
+	char export[600];
+	snprintf(export, sizeof(export), "%s,name=share", IN("a"));
+	struct run r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", export,
+					    "--print-vm-args", "other", NULL});
+	cr_expect_eq(r.status, 1, "exit status %d", r.status);
+	cr_expect_str_empty(r.out);
+	expect_err(&r, "--print-vm-args: no export named 'other'");
+	run_free(&r);
+}
