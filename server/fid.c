@@ -131,7 +131,25 @@ void fid_unref(struct fid *f)
 	if (f->pathfd >= 0)
 		close(f->pathfd);
 	pthread_mutex_destroy(&f->lock);
+	if (f->xattr_account)
+		atomic_fetch_sub(f->xattr_account, f->xattr_charged);
 	free(f->xname);
 	free(f->xbuf);
 	free(f);
+}
+
+int fid_charge_xattr(struct fid *f, atomic_size_t *account, size_t n)
+{
+	if (f->xattr_account) {
+		atomic_fetch_sub(f->xattr_account, f->xattr_charged);
+		f->xattr_charged = 0;
+	}
+	f->xattr_account = account;
+	size_t before = atomic_fetch_add(account, n);
+	if (before + n > CONN_XATTR_MAX) {
+		atomic_fetch_sub(account, n);
+		return -ENOMEM;
+	}
+	f->xattr_charged = n;
+	return 0;
 }

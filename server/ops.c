@@ -1262,6 +1262,10 @@ static void work_xattrwalk(struct req *r)
 			return;
 		}
 		free(x->xbuf);
+		x->xbuf = NULL;
+		r->err = fid_charge_xattr(x, &r->conn->xattr_bytes, n ? (size_t)n : 1);
+		if (r->err)
+			return;
 		x->xbuf = malloc(n ? (size_t)n : 1);
 		if (!x->xbuf) {
 			r->err = -ENOMEM;
@@ -1326,6 +1330,8 @@ static int prep_xattrcreate(struct req *r)
 	x->host_mode = r->fid->host_mode;
 	x->pathfd = fcntl(r->fid->pathfd, F_DUPFD_CLOEXEC, 0);
 	x->xname = strdup(name);
+	if (fid_charge_xattr(x, &r->conn->xattr_bytes, size ? (size_t)size : 1) < 0)
+		return -ENOMEM;
 	x->xbuf = calloc(1, size ? (size_t)size : 1);
 	x->xsize = size;
 	x->xflags = r->in.u.txattrcreate.flags;

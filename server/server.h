@@ -69,6 +69,8 @@ struct fid {
 	uint64_t xsize;      /* declared size (write) or value size (read) */
 	uint64_t xfill;      /* bytes written so far */
 	uint32_t xflags;
+	atomic_size_t *xattr_account; /* the connection's xattr_bytes, once charged */
+	size_t xattr_charged;         /* bytes of xbuf counted there */
 	struct fid *hnext;   /* hash chain */
 };
 
@@ -115,6 +117,12 @@ struct req {
 };
 
 #define CONN_TAG_BUCKETS 64
+/* xattr values a connection's fids may hold at once: Txattrcreate
+ * allocates what it announces (up to 64 KiB) and Txattrwalk keeps the
+ * value until Tclunk, so without a bound a client could pin 64 KiB per
+ * fid, gigabytes with max_fids.  8 MiB is 128 largest values in flight;
+ * Linux holds one per getxattr/setxattr call for its duration. */
+#define CONN_XATTR_MAX ((size_t)8 << 20)
 #define REQ_SMALL_OUT 8192
 
 struct conn {
@@ -147,6 +155,7 @@ struct conn {
 	uint32_t sendq_len;
 	size_t write_bytes;  /* bytes handed to uv_write, not yet written */
 	size_t charged;      /* memory live requests hold or will need (conn.c) */
+	atomic_size_t xattr_bytes; /* xattr values held by fids (fid_charge_xattr) */
 	struct conn *dirty_next;
 	bool dirty;
 	struct req *free_reqs;
@@ -230,6 +239,10 @@ struct fid *fid_lookup(struct fid_table *t, uint32_t num);
 int fid_insert(struct fid_table *t, struct fid *f);
 struct fid *fid_remove(struct fid_table *t, uint32_t num);
 struct fid *fid_new(uint32_t num);
+/* Counts n bytes of xattr value buffer against *account (a connection's
+ * xattr_bytes) instead of what f held before; -ENOMEM past CONN_XATTR_MAX.
+ * Any thread; fid_unref gives the bytes back. */
+int fid_charge_xattr(struct fid *f, atomic_size_t *account, size_t n);
 struct fid *fid_ref(struct fid *f);
 void fid_unref(struct fid *f); /* closes fds and frees at zero */
 

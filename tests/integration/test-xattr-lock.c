@@ -417,3 +417,34 @@ Test(xattr, names_longer_than_255_bytes_fail_with_erange)
 	cr_expect_eq(np_xattr_get(fx.c, f, name, NULL, 0), -ERANGE);
 	cr_expect_eq(np_xattr_set(fx.c, f, name, "v", 1, 0), -ERANGE);
 }
+
+Test(xattr, one_connection_cannot_pin_more_than_8_mib_of_xattr_values)
+{
+	/* 64 KiB announced per Txattrcreate: 128 fit in the 8 MiB budget. */
+	enum { TRIES = 160, FIT = 128 };
+	uint32_t fids[TRIES];
+	int ok = 0, enomem = 0;
+	for (int i = 0; i < TRIES; i++) {
+		fids[i] = walk_to(fx.c, fx.root, "f");
+		int err = np_xattrcreate(fx.c, fids[i], "user.big", 65536, 0);
+		ok += err == 0;
+		enomem += err == -ENOMEM;
+	}
+	cr_expect_eq(ok, FIT, "%d of %d 64 KiB xattr values accepted", ok, TRIES);
+	cr_expect_eq(enomem, TRIES - FIT, "%d refused with ENOMEM", enomem);
+
+	/* The budget is the connection's: another client is not affected. */
+	struct np_client *other = NULL;
+	cr_assert_eq(np_fixture_client(&fx, 0, &other, 1), 0);
+	uint32_t ox = walk_to(other, 1, "f");
+	cr_expect_eq(np_xattrcreate(other, ox, "user.other", 65536, 0), 0);
+	np_client_close(other);
+
+	/* Clunking gives the bytes back (the values themselves may not fit
+	 * the file system: only the budget matters here). */
+	for (int i = 0; i < TRIES; i++)
+		np_clunk(fx.c, fids[i]);
+	uint32_t again = walk_to(fx.c, fx.root, "f");
+	cr_expect_eq(np_xattrcreate(fx.c, again, "user.again", 65536, 0), 0);
+	np_clunk(fx.c, again);
+}
