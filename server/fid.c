@@ -11,6 +11,12 @@ void fid_table_init(struct fid_table *t)
 	t->buckets = NULL;
 	t->nbuckets = 0;
 	t->count = 0;
+	t->open_fds = NULL;
+}
+
+unsigned fid_fd_count(const struct fid *f)
+{
+	return (f->pathfd >= 0) + (f->fd >= 0);
 }
 
 static uint32_t fid_hash(uint32_t num, uint32_t nbuckets)
@@ -64,7 +70,20 @@ int fid_insert(struct fid_table *t, struct fid *f)
 	f->hnext = t->buckets[h];
 	t->buckets[h] = f;
 	t->count++;
+	f->table_fds = (uint8_t)fid_fd_count(f);
+	if (t->open_fds)
+		*t->open_fds += f->table_fds;
 	return 0;
+}
+
+void fid_table_recount(struct fid_table *t, struct fid *f)
+{
+	if (fid_lookup(t, f->num) != f)
+		return;
+	unsigned now = fid_fd_count(f);
+	if (t->open_fds)
+		*t->open_fds = *t->open_fds - f->table_fds + now;
+	f->table_fds = (uint8_t)now;
 }
 
 /* Unlinks and returns the table's reference (NULL if absent). */
@@ -79,6 +98,8 @@ struct fid *fid_remove(struct fid_table *t, uint32_t num)
 			*pp = f->hnext;
 			f->hnext = NULL;
 			t->count--;
+			if (t->open_fds)
+				*t->open_fds -= f->table_fds;
 			return f;
 		}
 	}
@@ -93,6 +114,8 @@ void fid_table_free(struct fid_table *t)
 		while (f) {
 			struct fid *next = f->hnext;
 			f->hnext = NULL;
+			if (t->open_fds)
+				*t->open_fds -= f->table_fds;
 			fid_unref(f);
 			f = next;
 		}

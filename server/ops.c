@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -77,6 +78,27 @@ static struct fid *fid_like(uint32_t num, const struct fid *like)
 	return f;
 }
 
+/* Every fid holds one or two descriptors.  The fids of all clients together
+ * may hold at most RLIMIT_NOFILE - (RLIMIT_NOFILE / 8 + 32) of them (half
+ * of a limit below 128): the rest stays for accepting connections, the
+ * listeners and the workers' transient opens, so a client that takes every
+ * fid it can gets EMFILE for new fids while new connections are still
+ * accepted and answered, and other clients keep the fids they have. */
+static size_t fid_fd_budget(struct server *srv)
+{
+	if (!srv->fid_fd_budget) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+		    rl.rlim_cur > SIZE_MAX)
+			srv->fid_fd_budget = SIZE_MAX;
+		else if (rl.rlim_cur < 128) /* only in tests: keep half */
+			srv->fid_fd_budget = 1 + (size_t)rl.rlim_cur / 2;
+		else
+			srv->fid_fd_budget = (size_t)rl.rlim_cur - (size_t)rl.rlim_cur / 8 - 32;
+	}
+	return srv->fid_fd_budget;
+}
+
 /* Installs r->newfid in the table, replacing the fid of the same number if
  * `replace` (walk with newfid == fid, lcreate, xattrcreate): in-flight
  * requests keep their reference on the old object, so its fds stay valid
@@ -88,10 +110,16 @@ static int install_newfid(struct req *r, bool replace)
 	 * no reply, so its fid must not appear in the table either. */
 	if (r->conn->closing || r->generation != r->conn->generation || r->flushed)
 		return -ECANCELED;
-	if (replace)
-		fid_unref(fid_remove(t, r->newfid->num));
-	if (t->count >= req_srv(r)->cfg->max_fids)
+	struct server *srv = req_srv(r);
+	struct fid *old = replace ? fid_lookup(t, r->newfid->num) : NULL;
+	size_t freed = old ? old->table_fds : 0;
+	if (srv->fid_fds - freed + fid_fd_count(r->newfid) > fid_fd_budget(srv))
 		return -EMFILE;
+	if (old)
+		fid_unref(fid_remove(t, old->num));
+	if (t->count >= srv->cfg->max_fids)
+		return -EMFILE;
+	t->open_fds = &srv->fid_fds;
 	int rc = fid_insert(t, fid_ref(r->newfid));
 	if (rc)
 		fid_unref(r->newfid);
@@ -551,7 +579,12 @@ static void work_lopen(struct req *r)
 static void done_lopen(struct req *r)
 {
 	struct fid *f = r->fid;
+	struct server *srv = req_srv(r);
 	f->opening = false;
+	/* The open fd counts against the fids' descriptor budget; refused,
+	 * it is closed with r->newfid. */
+	if (!r->err && srv->fid_fds + 1 > fid_fd_budget(srv))
+		r->err = -EMFILE;
 	if (!r->err) {
 		/* Opening changes only the fd: keep the same object, whose
 		 * pathfd other requests may be using. */
@@ -559,6 +592,7 @@ static void done_lopen(struct req *r)
 		f->open_flags = r->newfid->open_flags;
 		f->dirpos = 0;
 		r->newfid->fd = -1;
+		fid_table_recount(&r->conn->fids, f);
 	}
 	req_complete(r);
 }

@@ -69,6 +69,7 @@ struct fid {
 	uint64_t xsize;      /* declared size (write) or value size (read) */
 	uint64_t xfill;      /* bytes written so far */
 	uint32_t xflags;
+	uint8_t table_fds;   /* descriptors counted in fid_table.open_fds */
 	atomic_size_t *xattr_account; /* the connection's xattr_bytes, once charged */
 	size_t xattr_charged;         /* bytes of xbuf counted there */
 	struct fid *hnext;   /* hash chain */
@@ -78,6 +79,7 @@ struct fid_table {
 	struct fid **buckets;
 	uint32_t nbuckets;
 	uint32_t count;
+	size_t *open_fds;    /* the server's fid_fds: descriptors the fids hold */
 };
 
 struct server;
@@ -202,6 +204,8 @@ struct server {
 	pthread_mutex_t users_lock;
 	struct user *users;
 	int exit_code;
+	size_t fid_fds;       /* descriptors held by the fids of every client */
+	size_t fid_fd_budget; /* their limit, from RLIMIT_NOFILE (ops.c), 0 unset */
 };
 
 /* server.c */
@@ -237,6 +241,10 @@ void fid_table_init(struct fid_table *t);
 void fid_table_free(struct fid_table *t);
 struct fid *fid_lookup(struct fid_table *t, uint32_t num);
 int fid_insert(struct fid_table *t, struct fid *f);
+/* The descriptors f holds (its O_PATH fd, its open fd). */
+unsigned fid_fd_count(const struct fid *f);
+/* After f, if it is in t, gained or lost a descriptor: count it. */
+void fid_table_recount(struct fid_table *t, struct fid *f);
 struct fid *fid_remove(struct fid_table *t, uint32_t num);
 struct fid *fid_new(uint32_t num);
 /* Counts n bytes of xattr value buffer against *account (a connection's

@@ -589,7 +589,7 @@ Test(faults, client_that_never_reads_its_replies_keeps_memory_bounded)
 
 /* --- running out: fds, fids, connections, disk space ------------------------------ */
 
-Test(faults, fd_exhaustion_gives_emfile_and_recovers_after_clunks)
+Test(faults, fd_exhaustion_gives_emfile_still_accepts_clients_and_recovers_after_clunks)
 {
 	char *dir = (char *)extra_dir("ninepd-emfile");
 	char exp[PATH_MAX], addr[PATH_MAX + 16], p[PATH_MAX + 8];
@@ -639,6 +639,17 @@ Test(faults, fd_exhaustion_gives_emfile_and_recovers_after_clunks)
 	cr_expect_eq(np_getattr(other, 1, NP_GETATTR_BASIC, NULL), 0,
 		     "a client that needs no fd is not served while fds are exhausted");
 	cr_assert(np_daemon_alive(&extra_daemon), "ninepd died when it ran out of fds");
+	/* The fids' budget leaves descriptors for new connections: one is
+	 * accepted and answered, and its Tattach gets the same clear EMFILE. */
+	struct np_client *late = NULL;
+	err = np_client_connect(&late, addr);
+	cr_assert_eq(err, 0, "connect while fids are exhausted: %s", strerror(-err));
+	uint32_t msize = 0;
+	err = np_version(late, NP_CLIENT_MSIZE, "9P2000.L", &msize, NULL, 0);
+	cr_expect_eq(err, 0, "Tversion while fids are exhausted: %s", strerror(-err));
+	err = np_attach(late, 1, NP_NOFID, "root", "", 0, NULL);
+	cr_expect(err == -EMFILE, "Tattach while fids are exhausted: %s", strerror(-err));
+	np_client_close(late);
 
 	/* Clunk a few: walks and opens work again. */
 	for (uint32_t i = 0; i < 8; i++)
@@ -651,8 +662,7 @@ Test(faults, fd_exhaustion_gives_emfile_and_recovers_after_clunks)
 	cr_expect_eq(np_read(c, fid, 0, sizeof(buf), buf, &got), 0);
 	cr_expect(got == strlen(PROBE) && memcmp(buf, PROBE, got) == 0);
 	np_client_close(c);
-	/* New connections were refused while no fd was left (accept failed);
-	 * with fds free again they are served. */
+	/* With fds free again a new client gets a session and reads. */
 	fault_sleep_ms(100);
 	expect_new_client_served(addr, "fd exhaustion");
 	cr_expect_eq(np_getattr(other, 1, NP_GETATTR_BASIC, NULL), 0);
