@@ -543,12 +543,17 @@ Test(check_config, malformed_xml_is_refused_with_its_line)
 
 /* ---- --print-vm-args: what QEMU and the guest need for one export ---- */
 
+/* `ninepd -l listen -e dir/a,name=export --print-vm-args asked`. */
+static struct run print_vm_args(const char *listen, const char *export, const char *asked)
+{
+	char spec[600];
+	snprintf(spec, sizeof(spec), "%s,name=%s", IN("a"), export);
+	return run((const char *[]){"-l", listen, "-e", spec, "--print-vm-args", asked, NULL});
+}
+
 Test(check_config, print_vm_args_for_a_unix_listener_names_the_socket_and_reconnects)
 {
-	char export[600];
-	snprintf(export, sizeof(export), "%s,name=share", IN("a"));
-	struct run r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", export,
-					    "--print-vm-args", "share", NULL});
+	struct run r = print_vm_args("unix:/run/n.sock", "share", "share");
 	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
 	expect_out(&r, "-device virtio-serial-pci,id=ninepd-serial \\\n");
 	/* Without reconnect=, QEMU never reaches a restarted ninepd. */
@@ -560,10 +565,7 @@ Test(check_config, print_vm_args_for_a_unix_listener_names_the_socket_and_reconn
 
 Test(check_config, print_vm_args_for_a_tcp_listener_sets_nodelay_and_reconnect)
 {
-	char export[600];
-	snprintf(export, sizeof(export), "%s,name=share", IN("a"));
-	struct run r = run((const char *[]){"-l", "tcp:127.0.0.1:5640", "-e", export,
-					    "--print-vm-args", "share", NULL});
+	struct run r = print_vm_args("tcp:127.0.0.1:5640", "share", "share");
 	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
 	expect_out(&r, "-chardev socket,id=share,host=127.0.0.1,port=5640,nodelay=on,reconnect=1 \\\n");
 	run_free(&r);
@@ -571,10 +573,7 @@ Test(check_config, print_vm_args_for_a_tcp_listener_sets_nodelay_and_reconnect)
 
 Test(check_config, print_vm_args_turns_an_export_name_into_a_valid_port_name)
 {
-	char export[600];
-	snprintf(export, sizeof(export), "%s,name=my share:1", IN("a"));
-	struct run r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", export,
-					    "--print-vm-args", "my share:1", NULL});
+	struct run r = print_vm_args("unix:/run/n.sock", "my share:1", "my share:1");
 	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
 	expect_out(&r, "-device virtserialport,chardev=my_share_1,name=my_share_1\n");
 	run_free(&r);
@@ -582,10 +581,7 @@ Test(check_config, print_vm_args_turns_an_export_name_into_a_valid_port_name)
 
 Test(check_config, print_vm_args_for_an_unknown_export_is_refused)
 {
-	char export[600];
-	snprintf(export, sizeof(export), "%s,name=share", IN("a"));
-	struct run r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", export,
-					    "--print-vm-args", "other", NULL});
+	struct run r = print_vm_args("unix:/run/n.sock", "share", "other");
 	cr_expect_eq(r.status, 1, "exit status %d", r.status);
 	cr_expect_str_empty(r.out);
 	expect_err(&r, "--print-vm-args: no export named 'other'");
