@@ -4,12 +4,13 @@
  *
  * A request's life: read_cb copies a whole frame into a request, decodes
  * it and registers its tag; ops_dispatch() answers it at once or queues its
- * work on the thread pool; req_complete() takes the encoded reply, removes the
+ * work for the worker threads; req_complete() takes the encoded reply, removes the
  * tag and appends the reply to the send queue, followed by the Rflush of any
  * Tflush that waited for it; the check handle writes every queued reply of
  * the loop iteration in one writev; the write callback recycles the request.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,7 +86,6 @@ static struct req *req_alloc(struct conn *c, uint32_t insize)
 	r->conn = c;
 	r->outbuf = r->outsmall;
 	r->outcap = REQ_SMALL_OUT;
-	r->work.data = r;
 	c->refs++;
 	return r;
 }
@@ -171,7 +171,7 @@ void conn_abort_requests(struct conn *c, struct req *keep)
 			} else {
 				r->flushed = true;
 				if (r->state == REQ_QUEUED) {
-					uv_cancel((uv_req_t *)&r->work);
+					workq_cancel(c->srv->workq, &r->work);
 				} else if (r->state == REQ_LOCKWAIT) {
 					server_lock_unwait(r);
 					req_complete(r);
@@ -259,17 +259,22 @@ void req_complete(struct req *r)
 	server_maybe_finish(srv);
 }
 
-/* ---- thread pool ---- */
+/* ---- worker threads ---- */
 
-static void work_cb(uv_work_t *w)
+static struct req *work_req(struct workq_item *it)
 {
-	ops_work(w->data);
+	return (struct req *)((char *)it - offsetof(struct req, work));
 }
 
-static void after_work_cb(uv_work_t *w, int status)
+void req_work_cb(struct workq_item *it)
 {
-	struct req *r = w->data;
-	if (status == UV_ECANCELED) {
+	ops_work(work_req(it));
+}
+
+void req_done_cb(struct workq_item *it, int status)
+{
+	struct req *r = work_req(it);
+	if (status == -ECANCELED) {
 		r->flushed = true;
 		req_complete(r);
 		return;
@@ -280,15 +285,11 @@ static void after_work_cb(uv_work_t *w, int status)
 void req_queue_work(struct req *r)
 {
 	r->state = REQ_QUEUED;
-	int rc = uv_queue_work(r->conn->srv->loop, &r->work, work_cb, after_work_cb);
-	if (rc) {
-		r->err = -ENOMEM;
-		req_complete(r);
-	}
+	workq_submit(r->conn->srv->workq, &r->work);
 }
 
 /* Tflush: answer after oldtag's reply, or cancel oldtag if it has not
- * started (queued in the pool, or waiting to retry a lock). */
+ * started (queued for a worker, or waiting to retry a lock). */
 void conn_flush(struct req *f, uint16_t oldtag)
 {
 	struct conn *c = f->conn;
@@ -300,8 +301,8 @@ void conn_flush(struct req *f, uint16_t oldtag)
 	f->flushers = t->flushers;
 	t->flushers = f;
 	if (t->state == REQ_QUEUED) {
-		if (uv_cancel((uv_req_t *)&t->work) == 0)
-			t->flushed = true; /* after_work_cb sees UV_ECANCELED */
+		if (workq_cancel(c->srv->workq, &t->work) == 0)
+			t->flushed = true; /* req_done_cb sees -ECANCELED */
 	} else if (t->state == REQ_LOCKWAIT) {
 		server_lock_unwait(t);
 		t->flushed = true;
@@ -667,7 +668,7 @@ void conn_close(struct conn *c)
 		for (struct req *r = c->tags[i]; r;) {
 			struct req *next = r->tnext;
 			if (r->state == REQ_QUEUED) {
-				uv_cancel((uv_req_t *)&r->work);
+				workq_cancel(c->srv->workq, &r->work);
 			} else if (r->state == REQ_LOCKWAIT) {
 				server_lock_unwait(r);
 				r->flushed = true;

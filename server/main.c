@@ -15,16 +15,6 @@
 #include "server/privs.h"
 #include "server/server.h"
 
-/* Worker threads: twice the CPUs (at least 4): enough to overlap blocking
- * calls (creates, fsyncs), few enough that small requests do not pay for
- * waking idle threads (bench: getattr at depth 16 ran 1.25x faster with 4
- * threads than with 8 on 2 CPUs; see docs/benchmarks.md). */
-static unsigned default_threads(void)
-{
-	unsigned n = 2 * uv_available_parallelism();
-	return n < 4 ? 4 : n > 64 ? 64 : n;
-}
-
 /* --print-vm-args NAME: the QEMU options and the guest command that reach
  * export NAME of this configuration through a virtio-serial port.  Taken
  * out of argv before the configuration is parsed. */
@@ -128,11 +118,6 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	raise_nofile();
 
-	/* libuv reads its pool size once, at the first queued work. */
-	char threads[16];
-	snprintf(threads, sizeof threads, "%u", cfg.threads ? cfg.threads : default_threads());
-	setenv("UV_THREADPOOL_SIZE", threads, 1);
-
 	uv_loop_t *loop = uv_default_loop();
 	struct server srv;
 	int init = server_init(&srv, loop, &cfg);
@@ -153,8 +138,9 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	log_info("ninepd %s ready (%zu export%s, msize up to %u, %s worker threads)",
-		 NINEPD_VERSION, cfg.nexports, cfg.nexports == 1 ? "" : "s", cfg.max_msize, threads);
+	log_info("ninepd %s ready (%zu export%s, msize up to %u, %u worker threads)",
+		 NINEPD_VERSION, cfg.nexports, cfg.nexports == 1 ? "" : "s", cfg.max_msize,
+		 srv.nthreads);
 	uv_run(loop, UV_RUN_DEFAULT);
 	server_log_stats(&srv);
 	log_info("exiting");

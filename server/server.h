@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "proto/9p.h"
 #include "remap/remap.h"
+#include "server/workq.h"
 
 /* Who a request runs as (passthrough): an attached user. */
 struct user {
@@ -87,14 +88,14 @@ struct conn;
 
 enum req_state {
 	REQ_NEW = 0,
-	REQ_QUEUED,    /* in the thread pool */
+	REQ_QUEUED,    /* submitted to the worker queue */
 	REQ_LOCKWAIT,  /* waiting to retry a blocking Tlock */
 	REQ_DONE,      /* reply encoded, queued for sending */
 };
 
 struct req {
 	struct conn *conn;
-	uv_work_t work;
+	struct workq_item work;
 	enum req_state state;
 	uint32_t generation; /* the session (Tversion) it belongs to */
 	bool flushed;        /* a Tflush cancelled it: no reply is sent */
@@ -196,6 +197,8 @@ struct server {
 	uv_check_t flush_check;
 	uv_timer_t lock_timer;
 	struct req *lock_waiters;
+	struct workq *workq;       /* the worker threads (workq.h) */
+	unsigned nthreads;
 	uv_signal_t sig_term, sig_int, sig_usr1, sig_hup;
 	uv_timer_t drain_timer;
 	bool stopping;
@@ -225,6 +228,8 @@ int conn_start(struct conn *c);
 void conn_close(struct conn *c);
 void req_complete(struct req *r);   /* loop thread: reply is ready */
 void req_queue_work(struct req *r); /* loop thread: run ops work fn */
+void req_work_cb(struct workq_item *it);           /* the server's workq callbacks */
+void req_done_cb(struct workq_item *it, int status);
 void conn_unref(struct conn *c);
 struct req *conn_find_tag(struct conn *c, uint16_t tag);
 void conn_flush(struct req *flush, uint16_t oldtag);
