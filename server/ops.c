@@ -444,39 +444,46 @@ static bool dir_inside_export(const struct export *e, int fd)
 	return inside;
 }
 
+/* Each element is one openat2 of one name below the current directory and
+ * one fstat for its qid.  The walk starts on the fid's own O_PATH fd
+ * (borrowed, never closed here) and the fid's recorded mode: a file's type
+ * never changes, so neither a dup nor a stat of the start is needed, except
+ * a stat for ".." (is the start the export root?). */
 static void work_walk(struct req *r)
 {
 	struct fid *from = r->fid;
 	struct export *e = from->exp;
-	int cur = fcntl(from->pathfd, F_DUPFD_CLOEXEC, 0);
-	if (cur < 0) {
-		r->err = -errno;
-		return;
-	}
-	struct stat st;
-	uint32_t host_mode = from->host_mode;
+	uint16_t n = r->in.u.twalk.nwname, i;
 	int rc = enter(r, from);
-	if (!rc)
-		rc = stat_fid_fd(e, cur, &st, &host_mode);
+	int cur = from->pathfd;
+	if (!rc && n == 0) {
+		/* A clone: the new fid gets its own descriptor. */
+		cur = fcntl(from->pathfd, F_DUPFD_CLOEXEC, 0);
+		if (cur < 0)
+			rc = -errno;
+	}
 	if (rc) {
-		close(cur);
 		r->err = rc;
 		fid_unref(r->newfid);
 		r->newfid = NULL;
 		return;
 	}
-	uint16_t n = r->in.u.twalk.nwname, i;
+	struct stat st;
+	bool have_st = false; /* st describes cur */
+	uint32_t mode = from->mode, host_mode = from->host_mode;
 	for (i = 0; i < n && !rc; i++) {
 		char name[FS_NAME_BUF];
 		rc = fs_name(&r->in.u.twalk.wnames[i], name, true);
 		if (rc)
 			break;
-		if (!S_ISDIR(st.st_mode)) {
+		if (!S_ISDIR(mode)) {
 			rc = -ENOTDIR;
 			break;
 		}
 		int next;
 		if (!strcmp(name, "..")) {
+			if (!have_st && (rc = stat_fid_fd(e, cur, &st, &host_mode)) != 0)
+				break;
 			/* ".." of the export root is the root itself. */
 			if (is_export_root(e, &st))
 				next = fcntl(cur, F_DUPFD_CLOEXEC, 0);
@@ -499,15 +506,19 @@ static void work_walk(struct req *r)
 		rc = stat_fid_fd(e, next, &nst, &host_mode);
 		if (!rc)
 			rc = make_qid(e, &nst, cur, name, &r->out.u.rwalk.wqids[i]);
-		close(cur);
+		if (cur != from->pathfd)
+			close(cur);
 		cur = next;
 		if (rc)
 			break;
 		st = nst;
+		have_st = true;
+		mode = nst.st_mode;
 	}
 	r->out.u.rwalk.nwqid = i;
 	if (i < n) {
-		close(cur);
+		if (cur != from->pathfd)
+			close(cur);
 		/* The first element failing is an error; a later one is a
 		 * partial Rwalk, and newfid is not created. */
 		if (i == 0)
@@ -517,7 +528,7 @@ static void work_walk(struct req *r)
 		return;
 	}
 	r->newfid->pathfd = cur;
-	r->newfid->mode = st.st_mode;
+	r->newfid->mode = mode;
 	r->newfid->host_mode = host_mode;
 	r->newfid->qid = n ? r->out.u.rwalk.wqids[n - 1] : from->qid;
 }
@@ -1470,7 +1481,21 @@ static void work_readdir(struct req *r)
 	}
 	bool full = false;
 	while (!full) {
-		ssize_t n = getdents64(f->fd, buf, sizeof buf);
+		/* A 9P entry is at most 7/6 of the kernel's record for it (24 +
+		 * namelen bytes against 20 + namelen rounded up to 8, at least
+		 * 24), so asking for 6/7 of the room left never reads an entry
+		 * that does not fit.  Reading past the reply would cost a seek
+		 * back, and on ext4 a seek throws away the hash-ordered tree of
+		 * the directory's entries, which the next read builds again. */
+		size_t room = pack.cap - pack.len, want = room / 7 * 6;
+		if (want > sizeof buf)
+			want = sizeof buf;
+		if (want < 512) {
+			if (pack.len)
+				break; /* nearly full: send what we have */
+			want = sizeof buf; /* a tiny count: read, then seek back */
+		}
+		ssize_t n = getdents64(f->fd, buf, want);
 		if (n < 0) {
 			rc = -errno;
 			break;
