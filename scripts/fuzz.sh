@@ -1,11 +1,14 @@
 #!/bin/sh
 # Build the libFuzzer targets and run each for SECONDS.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default 60, every target)
+#        scripts/fuzz.sh --build-only [TARGET...]
 #
 # Targets: decode (the codec, tests/fuzz/fuzz-decode.c) and server (the
 # whole request path, tests/fuzz/fuzz-server.c).  Each starts from a seed
-# corpus its generator writes afresh and from what earlier runs learned
-# (kept in $FUZZ_BUILD/corpus/TARGET).  Prints the executions per target
+# corpus its generator writes afresh, from the committed corpus recorded
+# from real guest traffic (tests/fuzz/corpus/TARGET, only read) and from
+# what earlier runs learned (kept in $FUZZ_BUILD/corpus/TARGET, where new
+# inputs go).  Prints the executions per target
 # and writes $FUZZ_BUILD/fuzz-results.json (one line per target, the format
 # of meson's testlog.json that scripts/test-summary.py reads).  Exits
 # non-zero if a target crashes, leaks or hangs; the input that did it is
@@ -17,7 +20,8 @@ set -eu
 
 secs=${1:-60}
 case $secs in
-'' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;
+--build-only) ;;
+'' | *[!0-9]*) echo "usage: $0 [SECONDS | --build-only] [TARGET...]" >&2; exit 2 ;;
 esac
 [ $# -gt 0 ] && shift
 targets=${*:-decode server}
@@ -30,7 +34,7 @@ timeout=${FUZZ_TIMEOUT:-30}
 # breaks must not leave an older run's results behind).
 results="$build/fuzz-results.json"
 mkdir -p "$build"
-echo '{"name": "fuzz", "result": "FAIL"}' >"$results"
+[ "$secs" = --build-only ] || echo '{"name": "fuzz", "result": "FAIL"}' >"$results"
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" -Dfuzz=true -Db_lundef=false \
@@ -51,12 +55,14 @@ corpus_tool() {
 for t in $targets; do
 	ninja -C "$build" -j2 "tests/fuzz/fuzz-$t" "tests/fuzz/$(corpus_tool "$t")"
 done
+[ "$secs" = --build-only ] && exit 0
 
 status=0
 : >"$results"
 for t in $targets; do
 	seeds="$build/corpus-seed/$t"     # regenerated each run by the generator
 	work="$build/corpus/$t"           # what libFuzzer learns; kept across runs
+	recorded="tests/fuzz/corpus/$t"   # committed, only read: new inputs go to the first
 	artifacts="$build/fuzz-artifacts/$t/"
 	rm -rf "$seeds"
 	mkdir -p "$seeds" "$work" "$artifacts"
@@ -67,7 +73,7 @@ for t in $targets; do
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		"$build/tests/fuzz/fuzz-$t" -max_total_time="$secs" -timeout="$timeout" \
-		-print_final_stats=1 -artifact_prefix="$artifacts" "$work" "$seeds" >"$log" 2>&1 || rc=$?
+		-print_final_stats=1 -artifact_prefix="$artifacts" "$work" "$seeds" "$recorded" >"$log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	per_sec=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	echo "fuzz-$t: ${execs:-?} executions (${per_sec:-?}/s), corpus $(ls "$work" | wc -l) files, exit $rc"
