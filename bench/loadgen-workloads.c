@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -337,6 +338,7 @@ enum direct_mode {
 	DIRECT_SEQREAD,       /* pread 1 MiB sequentially */
 	DIRECT_SEQWRITE,      /* pwrite 1 MiB sequentially */
 	DIRECT_CREATE,        /* openat(O_CREAT|O_EXCL), pwrite 4 KiB, close, unlinkat */
+	DIRECT_READDIR,       /* lseek to 0, getdents64 of 1 MiB until the end */
 };
 
 struct direct_arg {
@@ -369,6 +371,12 @@ static void *direct_thread(void *arg)
 		if (a->mode == DIRECT_RANDREAD) {
 			want = KIB4;
 			n = pread(a->fd, buf, want, (off_t)(lg_rand(&rng) % (a->span / KIB4) * KIB4));
+		} else if (a->mode == DIRECT_READDIR) {
+			/* The kernel's part of a listing: what any server pays. */
+			n = lseek(a->fd, 0, SEEK_SET);
+			want = 0;
+			while (n == 0 && (n = syscall(SYS_getdents64, a->fd, buf, MIB)) > 0)
+				n = 0;
 		} else if (a->mode == DIRECT_CREATE) {
 			char name[64];
 			snprintf(name, sizeof name, "x%llx-%llu", (unsigned long long)a->seed,
@@ -419,7 +427,11 @@ static int direct_run(const char *dir, const struct lg_params *p, struct lg_resu
 	unsigned started = 0;
 	for (unsigned i = 0; i < n && rc == 0; i++) {
 		struct direct_arg *a = &args[i];
-		if (mode == DIRECT_CREATE) {
+		if (mode == DIRECT_READDIR) {
+			snprintf(path, sizeof path, "%s/%s", dir, LG_DIR10K);
+			a->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			a->span = MIB;
+		} else if (mode == DIRECT_CREATE) {
 			snprintf(path, sizeof path, "%s/%s", dir, LG_SCRATCH);
 			a->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			a->span = MIB;
@@ -559,6 +571,11 @@ static int readdir_setup(struct lg_conn *c)
 	return 0;
 }
 
+static int readdir_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
+{
+	return direct_run(dir, p, res, DIRECT_READDIR);
+}
+
 static void readdir_teardown(struct lg_conn *c)
 {
 	for (unsigned k = 0; k < c->nslots; k++)
@@ -608,6 +625,7 @@ static const struct lg_workload w_readdir = {
 	.start = readdir_start,
 	.next = readdir_next,
 	.teardown = readdir_teardown,
+	.direct = readdir_direct,
 };
 
 /* --- create: clone dir fid, Tlcreate, Twrite 4 KiB, Tclunk, Tunlinkat ---- */

@@ -5,7 +5,7 @@
  * each time, so neither always runs on a warmer machine), then prints the
  * median per workload and server and the ratio of the first two servers
  * with its minimum, median and maximum over the repetitions.  With
- * --direct it also runs the data workloads (and create) as plain system
+ * --direct it also runs the data workloads (and create, readdir10k) as plain system
  * calls in threads on the exported directory: the physical limit.  With
  * pid= on a target it also reports the server's CPU time per operation,
  * which other processes on the machine disturb less than ops/s.
@@ -73,7 +73,7 @@ static void usage(FILE *f)
 		"  -q, --depth N        requests in flight per connection, unless q= (default 1)\n"
 		"  -j, --threads N      client threads polling the connections (default 2)\n"
 		"  -m, --msize N        msize asked for (default %u; servers may answer less)\n"
-		"  -D, --direct DIR     also run the data workloads and create as system calls on DIR\n"
+		"  -D, --direct DIR     also run the data workloads, create and readdir10k as system calls on DIR\n"
 		"      --csv FILE       append one line per workload, server and repetition\n"
 		"      --md FILE        write the summary tables as Markdown\n"
 		"      --summary FILE   write the summary (medians, ratios) as CSV\n"
