@@ -33,6 +33,8 @@
 #define LARGE_FRAME (128u << 10)
 
 static void conn_process(struct conn *c);
+static void conn_maybe_end(struct conn *c);
+static void conn_end_of_input(struct conn *c);
 static void handle_req(struct conn *c, struct req *r, uint32_t size);
 
 struct write_ctx {
@@ -442,7 +444,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 				 uv_strerror((int)nread));
 		else
 			log_debug("client %llu: disconnected", (unsigned long long)c->id);
-		conn_close(c);
+		if (nread == UV_EOF)
+			conn_end_of_input(c);
+		else
+			conn_close(c);
 		return;
 	}
 	if (c->partial) {
@@ -470,7 +475,7 @@ static bool conn_can_accept(const struct conn *c)
 
 static void conn_set_reading(struct conn *c, bool on)
 {
-	if (c->closing || c->reading == on)
+	if (c->closing || c->reading == on || (on && c->eof))
 		return;
 	if (on) {
 		if (uv_read_start(c->in, alloc_cb, read_cb) == 0)
@@ -614,7 +619,47 @@ static void conn_process(struct conn *c)
 	}
 	conn_set_reading(c, !c->closing && conn_can_accept(c));
 	c->processing = false;
+	conn_maybe_end(c);
 	conn_unref(c);
+}
+
+/* After end of input: the connection closes once every request it sent has
+ * been answered and every reply written (what is left in rbuf is then a
+ * frame the client never finished). */
+static void conn_maybe_end(struct conn *c)
+{
+	if (c->eof && !c->closing && !c->processing && c->inflight == 0 && !c->sendq_head &&
+	    c->write_bytes == 0)
+		conn_close(c);
+}
+
+/* The client shut its sending side (shutdown(SHUT_WR), or stdin of -l stdio
+ * reached its end).  Every whole request it sent is still served and
+ * answered, as a client that sends a batch and then half-closes expects;
+ * only what can no longer end is dropped: a frame cut short, and blocking
+ * lock waits (nobody is left to Tflush them). */
+static void conn_end_of_input(struct conn *c)
+{
+	c->eof = true;
+	conn_set_reading(c, false);
+	if (c->partial) {
+		req_release(c->partial);
+		c->partial = NULL;
+	}
+	c->processing = true; /* no framing and no close while the tags change */
+	for (unsigned i = 0; i < CONN_TAG_BUCKETS; i++) {
+		for (struct req *r = c->tags[i]; r;) {
+			struct req *next = r->tnext;
+			if (r->state == REQ_LOCKWAIT) {
+				server_lock_unwait(r);
+				r->flushed = true;
+				req_complete(r);
+			}
+			r = next;
+		}
+	}
+	c->processing = false;
+	conn_process(c);
 }
 
 /* ---- lifecycle ---- */

@@ -140,6 +140,7 @@ struct conn {
 	bool separate_out;
 	bool closing;
 	bool reading;
+	bool eof;            /* the client shut its side: answer what it sent, then close */
 	bool processing;     /* inside conn_process (it is not re-entrant) */
 	bool stdio;          /* daemon exits when this client hangs up */
 	int handles_open;

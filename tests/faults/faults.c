@@ -218,15 +218,17 @@ static int pipe_io(int fd, uint8_t *buf, size_t len, bool out)
 	return 0;
 }
 
-int pipe_rpc(int wfd, int rfd, const struct np_msg *t, uint8_t *buf, size_t cap,
-	     struct np_msg *r)
+int pipe_send(int wfd, const struct np_msg *t, uint8_t *buf, size_t cap)
 {
 	int n = np_encode(t, buf, cap);
 	if (n < 0)
 		return -EINVAL;
-	int err = pipe_io(wfd, buf, (size_t)n, true);
-	if (err == 0)
-		err = pipe_io(rfd, buf, 4, false);
+	return pipe_io(wfd, buf, (size_t)n, true);
+}
+
+int pipe_recv(int rfd, uint8_t *buf, size_t cap, struct np_msg *r)
+{
+	int err = pipe_io(rfd, buf, 4, false);
 	if (err < 0)
 		return err;
 	uint32_t size = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
@@ -236,7 +238,18 @@ int pipe_rpc(int wfd, int rfd, const struct np_msg *t, uint8_t *buf, size_t cap,
 	err = pipe_io(rfd, buf + 4, size - 4, false);
 	if (err < 0)
 		return err;
-	if (np_decode(buf, size, (uint32_t)cap, r) < 0 || r->tag != t->tag)
+	return np_decode(buf, size, (uint32_t)cap, r) < 0 ? -EPROTO : 0;
+}
+
+int pipe_rpc(int wfd, int rfd, const struct np_msg *t, uint8_t *buf, size_t cap,
+	     struct np_msg *r)
+{
+	int err = pipe_send(wfd, t, buf, cap);
+	if (err == 0)
+		err = pipe_recv(rfd, buf, cap, r);
+	if (err < 0)
+		return err;
+	if (r->tag != t->tag)
 		return -EPROTO;
 	if (r->type == NP_RLERROR)
 		return r->u.rlerror.ecode ? -(int)r->u.rlerror.ecode : -EPROTO;

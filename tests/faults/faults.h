@@ -60,5 +60,9 @@ void fault_pattern(void *buf, size_t len, uint64_t seed);
  */
 int pipe_rpc(int wfd, int rfd, const struct np_msg *t, uint8_t *buf, size_t cap,
 	     struct np_msg *r);
+/* Its halves: send one request; receive and decode one frame, whatever it
+ * is (0, -EPROTO, -ETIMEDOUT or -ECONNRESET at end of file). */
+int pipe_send(int wfd, const struct np_msg *t, uint8_t *buf, size_t cap);
+int pipe_recv(int rfd, uint8_t *buf, size_t cap, struct np_msg *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -507,5 +508,130 @@ Test(robustness, readdir_at_bogus_offsets_does_not_crash)
 	while (np_dirent_next(buf, got, &pos, &e) == 1)
 		found |= e.name.len == 1 && e.name.s[0] == 'x';
 	cr_expect(found, "x is missing after bogus offsets");
+	expect_server_fine();
+}
+
+/* --- half-close: the client shuts its sending side ----------------------- */
+
+/* Reads replies until the server closes; each must be an Rwrite of count
+ * bytes or, if rgetattr, one Rgetattr.  Returns how many came. */
+static int replies_until_close(struct np_client *c, uint32_t count, int *getattrs, int *others)
+{
+	int writes = 0;
+	for (;;) {
+		struct np_msg r;
+		int err = np_recv(c, &r);
+		if (err == -ECONNRESET)
+			return writes;
+		cr_assert_eq(err, 0, "waiting for replies: %s", strerror(-err));
+		if (r.type == NP_RWRITE && r.u.rwrite.count == count)
+			writes++;
+		else if (r.type == NP_RGETATTR)
+			++*getattrs;
+		else
+			++*others;
+	}
+}
+
+/* More writes than the server takes in flight at once (256), so some are
+ * still unread in its buffer at end of input: each is executed, answered,
+ * and on disk. */
+Test(robustness, requests_sent_before_a_half_close_are_all_executed_and_answered)
+{
+	enum { N = 400, LEN = 1000 };
+	cr_assert_eq(np_fixture_write(&fx, "halfclose", "", 0), 0);
+	struct np_client *c;
+	cr_assert_eq(np_session(&c, fx.addr, 65536, "", 0, 1), 0);
+	c->timeout_ms = 5000;
+	uint32_t fid;
+	cr_assert_eq(np_open(c, 1, "halfclose", NP_DOTL_WRONLY, &fid), 0);
+	static uint8_t data[LEN];
+	for (uint16_t t = 0; t < N; t++) {
+		memset(data, 'a' + t % 26, sizeof(data));
+		struct np_msg m = {.type = NP_TWRITE, .tag = t};
+		m.u.twrite.fid = fid;
+		m.u.twrite.offset = (uint64_t)t * LEN;
+		m.u.twrite.count = LEN;
+		m.u.twrite.data = data;
+		cr_assert_eq(np_send(c, &m), 0);
+	}
+	struct np_msg g = {.type = NP_TGETATTR, .tag = N};
+	g.u.tgetattr.fid = fid;
+	g.u.tgetattr.request_mask = NP_GETATTR_BASIC;
+	cr_assert_eq(np_send(c, &g), 0);
+	cr_assert_eq(shutdown(c->fd, SHUT_WR), 0);
+	int getattrs = 0, others = 0;
+	cr_expect_eq(replies_until_close(c, LEN, &getattrs, &others), N);
+	cr_expect_eq(getattrs, 1);
+	cr_expect_eq(others, 0);
+	np_client_close(c);
+	static uint8_t back[N * LEN + 1];
+	cr_assert_eq(np_fixture_read(&fx, "halfclose", back, sizeof(back)), N * LEN);
+	for (int t = 0; t < N; t++)
+		cr_assert_eq(back[t * LEN + LEN - 1], 'a' + t % 26, "write %d is missing", t);
+	expect_server_fine();
+}
+
+/* A blocking Tlock that waits for another client's lock can never be
+ * flushed once its client stopped sending: the server ends the wait
+ * without a reply, answers the rest and closes the connection. */
+Test(robustness, half_close_ends_a_blocked_lock_wait_and_closes_the_connection)
+{
+	cr_assert_eq(np_fixture_write(&fx, "locked", "x", 1), 0);
+	uint32_t holder_fid, fid;
+	cr_assert_eq(np_open(fx.c, fx.root, "locked", NP_DOTL_RDWR, &holder_fid), 0);
+	uint8_t status = 0xff;
+	cr_assert_eq(np_lock(fx.c, holder_fid, NP_LOCK_TYPE_WRLCK, 0, 0, 0, 1, "holder", &status), 0);
+	cr_assert_eq(status, NP_LOCK_SUCCESS);
+
+	struct np_client *c = bad_client();
+	cr_assert_eq(np_open(c, 1, "locked", NP_DOTL_RDWR, &fid), 0);
+	struct np_msg l = {.type = NP_TLOCK, .tag = 7};
+	l.u.tlock.fid = fid;
+	l.u.tlock.type = NP_LOCK_TYPE_WRLCK;
+	l.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
+	l.u.tlock.proc_id = 2;
+	l.u.tlock.client_id = np_str_c("waiter");
+	cr_assert_eq(np_send(c, &l), 0);
+	struct np_msg g = {.type = NP_TGETATTR, .tag = 8};
+	g.u.tgetattr.fid = fid;
+	g.u.tgetattr.request_mask = NP_GETATTR_BASIC;
+	cr_assert_eq(np_send(c, &g), 0);
+	usleep(100000); /* the lock is waiting now */
+	cr_assert_eq(shutdown(c->fd, SHUT_WR), 0);
+	int getattrs = 0, others = 0;
+	cr_expect_eq(replies_until_close(c, 0, &getattrs, &others), 0);
+	cr_expect_eq(getattrs, 1, "the request after the lock was not answered");
+	cr_expect_eq(others, 0, "the ended lock wait was answered");
+	np_client_close(c);
+
+	/* The waiter never got the lock: the holder still has it and can
+	 * give it up. */
+	status = 0xff;
+	cr_assert_eq(np_lock(fx.c, holder_fid, NP_LOCK_TYPE_UNLCK, 0, 0, 0, 1, "holder", &status), 0);
+	cr_assert_eq(status, NP_LOCK_SUCCESS);
+	cr_assert_eq(np_clunk(fx.c, holder_fid), 0);
+	expect_server_fine();
+}
+
+/* A client that stops mid-frame and half-closes: the partial frame is
+ * dropped, the connection closes, nothing of it is executed. */
+Test(robustness, half_close_in_the_middle_of_a_frame_closes_without_executing_it)
+{
+	cr_assert_eq(np_fixture_write(&fx, "cut", "0123456789", 10), 0);
+	struct np_client *c = bad_client();
+	uint32_t fid;
+	cr_assert_eq(np_open(c, 1, "cut", NP_DOTL_RDWR, &fid), 0);
+	struct frame f;
+	twrite_frame(&f, fid, 1000, 1000);
+	cr_assert_eq(np_send_raw(c, f.b, f.n - 1), 0);
+	cr_assert_eq(shutdown(c->fd, SHUT_WR), 0);
+	int getattrs = 0, others = 0;
+	cr_expect_eq(replies_until_close(c, 1000, &getattrs, &others), 0);
+	cr_expect_eq(others, 0);
+	np_client_close(c);
+	char buf[16];
+	cr_expect_eq(np_fixture_read(&fx, "cut", buf, sizeof(buf)), 10);
+	cr_expect_eq(memcmp(buf, "0123456789", 10), 0, "a partial Twrite was executed");
 	expect_server_fine();
 }
