@@ -635,9 +635,10 @@ static void conn_maybe_end(struct conn *c)
 
 /* The client shut its sending side (shutdown(SHUT_WR), or stdin of -l stdio
  * reached its end).  Every whole request it sent is still served and
- * answered, as a client that sends a batch and then half-closes expects;
- * only what can no longer end is dropped: a frame cut short, and blocking
- * lock waits (nobody is left to Tflush them). */
+ * answered, as a client that sends a batch and then half-closes expects; a
+ * frame cut short is dropped, and a blocking lock that waits (or starts
+ * waiting later: done_lock) is answered BLOCKED at once, as at shutdown,
+ * since nobody is left to Tflush it. */
 static void conn_end_of_input(struct conn *c)
 {
 	c->eof = true;
@@ -652,7 +653,7 @@ static void conn_end_of_input(struct conn *c)
 			struct req *next = r->tnext;
 			if (r->state == REQ_LOCKWAIT) {
 				server_lock_unwait(r);
-				r->flushed = true;
+				r->out.u.rlock.status = NP_LOCK_BLOCKED;
 				req_complete(r);
 			}
 			r = next;

@@ -1582,10 +1582,11 @@ static void done_lock(struct req *r)
 {
 	/* A blocking lock that is busy waits here, on the loop, holding no
 	 * worker thread; Tflush or a disconnect cancels the wait, and a
-	 * shutdown answers it (BLOCKED: the client retries elsewhere). */
+	 * shutdown or the client's end of input answers it (BLOCKED: the
+	 * client retries elsewhere): nobody could Tflush it any more. */
 	if (!r->err && r->out.u.rlock.status == NP_LOCK_BLOCKED &&
-	    (r->in.u.tlock.flags & NP_LOCK_FLAGS_BLOCK) && !r->conn->closing && !r->flushed &&
-	    !req_srv(r)->stopping) {
+	    (r->in.u.tlock.flags & NP_LOCK_FLAGS_BLOCK) && !r->conn->closing && !r->conn->eof &&
+	    !r->flushed && !req_srv(r)->stopping) {
 		server_lock_wait(r);
 		return;
 	}
