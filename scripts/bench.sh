@@ -13,6 +13,9 @@
 # Environment: BENCH_DIR (default /var/tmp/ninepd-bench: the export, the
 # sockets and the raw results in $BENCH_DIR/out), REPS (5), SECS (0.6, the
 # measured seconds per run), SCALE=0 / PROFILE=0 to skip those parts.
+# At the end it runs scripts/bench-guest.sh (fio in the e2e guest against
+# ninepd, diod and QEMU's virtio-9p, about 13 more minutes; QUICK=1 is
+# passed on): GUEST=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -288,4 +291,9 @@ with open(doc, "w") as f:
     f.write(text if text.endswith("\n") else text + "\n")
 PY
 say "done: docs/benchmarks.md$( [ -f docs/benchmarks.png ] && echo ', docs/benchmarks.png')"
+
+# --- fio in the e2e guest: its own section of docs/benchmarks.md --------------
+if [ "${GUEST:-1}" != 0 ]; then
+  scripts/bench-guest.sh || status=1
+fi
 exit $status

@@ -109,7 +109,8 @@ add_kmod() {
 	load_order+=("$m")
 	cp "${kmod_path[$m]}" "$root/modules/$m.ko"
 }
-for m in virtio_pci virtio_console 9pnet_fd 9p; do add_kmod "$m"; done
+# 9pnet_virtio: QEMU's own virtio-9p, the reference of the fio-bench scenario.
+for m in virtio_pci virtio_console 9pnet_fd 9pnet_virtio 9p; do add_kmod "$m"; done
 printf '%s\n' "${load_order[@]}" >"$root/modules/order"
 
 cp "$busybox" "$root/bin/busybox"

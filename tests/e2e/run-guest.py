@@ -5,9 +5,11 @@ The server (ninepd, or diod to check the harness itself) listens on a unix
 socket and exports a directory prepared for the scenario.  QEMU connects one
 virtio-serial port per 9P connection to that socket; the guest relays each
 port to the kernel's trans=fd (guest/mount.ninepd.c, or two FIFOs with
---relay fifo).  The guest runs a script from guest/ that prints result lines
-on its second serial port; this script turns them into one line per check,
-adds checks made on the host, and exits 0 only if every check passed.
+--relay fifo).  A scenario may add servers of the same export on ports of
+their own, and QEMU's own virtio-9p device (fio-bench compares all three).
+The guest runs a script from guest/ that prints result lines on its second
+serial port; this script turns them into one line per check, adds checks
+made on the host, and exits 0 only if every check passed.
 
 Exit status: 0 all passed, 1 a check failed or the guest did not finish,
 77 the scenario needs ninepd (meson counts 77 as skipped), 2 bad usage.
@@ -58,6 +60,10 @@ class Scenario:
     server_args: tuple = ()       # more ninepd options, e.g. ("--trace",)
     dead_ports: tuple = ()        # (port name, "silent" | "hangup"): ports whose host side is
                                   # not the server but run-guest.py (see DeadEnd)
+    extra_servers: tuple = ()     # (port name, "ninepd" | "diod"): more servers of the same
+                                  # export, each on a socket and a port of its own
+    virtfs_tag: str = ""          # mount tag of a QEMU virtio-9p device (fsdev local,
+                                  # security_model=passthrough) on the export
     extra_cpio: tuple = ()        # archives from the cache appended to the initramfs
     memory_mb: int = 256
     prepare: Optional[Callable] = None     # prepare(run) fills the export and run.guest_env
@@ -80,11 +86,12 @@ class Run:
         self.server_log = os.path.join(self.dir, "server.log")
         self.guest_env = {}
         self.server = None
+        self.extra_servers = []   # (port name, process, socket) of the scenario's extra_servers
         self.qemu = None
         self.results = []         # (name, ok, detail)
         self.host_files = []      # (path in export, md5) announced by the guest
         self.marks = []           # the words of every "E2E-MARK" line
-        self.bench = []           # (round, relay, job, value) of "E2E-BENCH" lines
+        self.bench = []           # (round, config, job, MiB/s, IOPS) of "E2E-BENCH" lines
         self.dead_ends = []       # DeadEnd listeners of the scenario's dead ports
         self.recorder = None      # the Recorder with --record
         self.log_offset = 0       # server.log size when the first guest booted
@@ -128,14 +135,13 @@ def stop(proc, grace=5.0):
 
 # ---------------------------------------------------------------- the server
 
-def server_command(run):
-    a = run.args
-    if a.server == "ninepd":
+def server_command(run, kind, sock):
+    if kind == "ninepd":
         export = run.export + (f",multidevs={run.sc.multidevs}" if run.sc.multidevs else "")
-        return [a.ninepd, *run.sc.server_args, "-l", "unix:" + run.sock, "-e", export]
+        return [run.args.ninepd, *run.sc.server_args, "-l", "unix:" + sock, "-e", export]
     # diod: no config file of the host, no authentication, logs on stderr.
     return ["diod", "-f", "-n", "-c", "/dev/null", "-L", "stderr",
-            "-l", run.sock, "-e", run.export]
+            "-l", sock, "-e", run.export]
 
 
 def mount_options(run):
@@ -166,29 +172,46 @@ exec "$@"
 """
 
 
-def start_server(run):
-    cmd = server_command(run)
-    if run.sc.multidevs:
+def start_server(run, kind, sock, log_path, multidevs=False):
+    """Starts a server of kind ("ninepd" or "diod") on the unix socket sock,
+    logging to log_path, and waits until it accepts a connection.  Returns
+    (process, None) or (process, why it failed)."""
+    cmd = server_command(run, kind, sock)
+    if multidevs:
         cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", MULTIDEVS_SETUP,
                "sh", run.export, run.dir] + cmd
-    log = open(run.server_log, "wb")
-    run.server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                  preexec_fn=die_with_parent)
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if run.server.poll() is not None:
-            return f"server exited with status {run.server.returncode}"
-        if os.path.exists(run.sock):
+        if proc.poll() is not None:
+            return proc, f"{kind} exited with status {proc.returncode}"
+        if os.path.exists(sock):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                s.connect(run.sock)
-                return None
+                s.connect(sock)
+                return proc, None
             except OSError:
                 pass
             finally:
                 s.close()
         time.sleep(0.05)
-    return "server did not listen within 15 s"
+    return proc, f"{kind} did not listen within 15 s"
+
+
+def start_servers(run):
+    """The scenario's server, then its extra_servers; None or why one failed."""
+    run.server, err = start_server(run, run.args.server, run.sock, run.server_log, bool(run.sc.multidevs))
+    if err:
+        return err
+    for port, kind in run.sc.extra_servers:
+        sock = os.path.join(run.sock_dir, f"{port}.sock")
+        proc, err = start_server(run, kind, sock, os.path.join(run.dir, f"server-{port}.log"))
+        run.extra_servers.append((port, proc, sock))
+        if err:
+            return f"{err} (port {port})"
+    return None
 
 
 class Recorder:
@@ -330,15 +353,22 @@ def qemu_command(run, initrd, console, results):
            "-device", "virtio-serial-pci,id=vser"]
     server_path = run.recorder.path if run.recorder else run.sock
     ports = [(port, server_path) for port in PORT_NAMES[:run.sc.ports]]
+    ports += [(port, path) for port, _, path in run.extra_servers]
     ports += [(d.name, d.path) for d in run.dead_ends]
     for port, path in ports:
         cmd += ["-chardev", f"socket,id={port},path={path}",
                 "-device", f"virtserialport,bus=vser.0,chardev={port},name={port}"]
+    if run.sc.virtfs_tag:
+        # QEMU's option parser reads ",," as a comma in a value.
+        tag, path = run.sc.virtfs_tag, run.export.replace(",", ",,")
+        cmd += ["-fsdev", f"local,id=fs-{tag},path={path},security_model=passthrough",
+                "-device", f"virtio-9p-pci,fsdev=fs-{tag},mount_tag={tag}"]
     return cmd
 
 
 MARKER = re.compile(r"E2E-(CHECK|MARK|HOSTFILE|ERROR|DONE|BENCH)\b ?(.*)")
-BENCH = re.compile(r"round=(\d+) relay=(\S+) job=(\S+) (\d+) (\d+) (\S+)")
+# round=N CONFIG-KIND=CONFIG job=JOB KiB/s IOPS fio-error (relay= or server=)
+BENCH = re.compile(r"round=(\d+) \w+=(\S+) job=(\S+) (\d+) (\d+) (\S+)")
 
 
 def boot(run, phase, index):
@@ -387,9 +417,8 @@ def boot(run, phase, index):
                     print(line.strip(), flush=True)
                     b = BENCH.search(rest)
                     if b and b.group(6) == "0":
-                        rnd, relay, job, kib, iops = b.group(1, 2, 3, 4, 5)
-                        value = int(kib) / 1024 if job.startswith("seq") else int(iops)
-                        run.bench.append((int(rnd), relay, job, value))
+                        rnd, config, job, kib, iops = b.group(1, 2, 3, 4, 5)
+                        run.bench.append((int(rnd), config, job, int(kib) / 1024, int(iops)))
                     else:
                         run.record(prefix + "bench-job", False, rest)
                 elif kind == "DONE":
@@ -418,9 +447,12 @@ def boot(run, phase, index):
 # --------------------------------------------------------- host-side checks
 
 def check_server_running(run):
-    if run.server.poll() is None:
-        return True, "the server outlived the guest"
-    return False, f"the server exited with status {run.server.returncode}"
+    servers = [("the server", run.server)] + [(f"the server of {port}", proc)
+                                              for port, proc, _ in run.extra_servers]
+    dead = [f"{name} exited with status {proc.returncode}" for name, proc in servers if proc.poll() is not None]
+    if dead:
+        return False, ", ".join(dead)
+    return True, "the server outlived the guest" if len(servers) == 1 else "every server outlived the guest"
 
 
 def check_host_files(run):
@@ -466,37 +498,139 @@ def check_sessions(run):
 # The FIFO relay hangs on messages over 64 KiB (README.md, Traps).
 BENCH_RELAYS = "fifo@65536 mount.ninepd@65536 mount.ninepd@1048576"
 BENCH_JOBS = ["seqwrite", "seqread", "randwrite", "randread"]
+# fio-bench: SERVER@MSIZE each.  Every server is asked for 1 MiB (each
+# negotiates its own maximum: diod 64 KiB, the kernel's virtio transport
+# 512000 bytes), then all for 64 KiB, the same msize for all three.
+FIO_BENCH_CONFIGS = ("ninepd@1048576 diod@1048576 virtio-9p@1048576 "
+                     "ninepd@65536 diod@65536 virtio-9p@65536")
+FIO_BENCH_JOBS = ["seqwrite", "seqread", "randwrite", "randread", "create", "stat", "delete"]
+BENCH_UNITS = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randwrite": "IOPS", "randread": "IOPS",
+               "create": "files/s", "stat": "files/s", "delete": "files/s"}
+
+
+def bench_configs(run, default):
+    return (run.args.bench_configs or default).split()
+
+
+def bench_values(run):
+    """{(round, config, job): value in BENCH_UNITS}: MiB/s for the sequential
+    jobs (1 MiB blocks, so IOPS is the same number), IOPS otherwise."""
+    return {(rnd, config, job): mib if BENCH_UNITS[job] == "MiB/s" else iops
+            for rnd, config, job, mib, iops in run.bench}
+
+
+def same_round_ratios(value, a, b, job):
+    """a's result over b's in every round that has both: the machine's load
+    moves single results by tens of percent, and the rounds interleave."""
+    rounds = sorted({r for r, _, _ in value})
+    return [value[(r, a, job)] / value[(r, b, job)] for r in rounds
+            if (r, a, job) in value and value.get((r, b, job))]
+
+
+def bench_complete(run, configs, jobs):
+    """The summary check's verdict: one result per config, job and round."""
+    want = len(configs) * len(jobs) * run.args.bench_rounds
+    return len(run.bench) == want, f"{len(run.bench)} of {want} results"
 
 
 def prepare_bench(run):
-    run.guest_env["E2E_BENCH_RELAYS"] = BENCH_RELAYS
+    run.guest_env["E2E_BENCH_RELAYS"] = " ".join(bench_configs(run, BENCH_RELAYS))
     run.guest_env["E2E_BENCH_ROUNDS"] = run.args.bench_rounds
 
 
 def summarize_bench(run):
     """Prints the medians of each relay's results and of its ratio to the
-    first relay in the same round: the machine's load moves single results
-    by tens of percent, and the rounds interleave the relays."""
-    relays = BENCH_RELAYS.split()
+    first relay in the same round."""
+    relays = bench_configs(run, BENCH_RELAYS)
     ref = relays[0]
-    value = {(rnd, relay, job): v for rnd, relay, job, v in run.bench}
-    rounds = sorted({rnd for rnd, _, _, _ in run.bench})
-    units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randwrite": "IOPS", "randread": "IOPS"}
+    value = bench_values(run)
+    rounds = sorted({rnd for rnd, _, _ in value})
     print(f"relay-bench: medians of {len(rounds)} rounds, (ratio to {ref} in the same round)")
-    print(f"{'relay':24}" + "".join(f"{job + ' ' + units[job]:>22}" for job in BENCH_JOBS))
+    print(f"{'relay':24}" + "".join(f"{job + ' ' + BENCH_UNITS[job]:>22}" for job in BENCH_JOBS))
     for relay in relays:
         cells = []
         for job in BENCH_JOBS:
             vals = [value[(r, relay, job)] for r in rounds if (r, relay, job) in value]
-            ratios = [value[(r, relay, job)] / value[(r, ref, job)] for r in rounds
-                      if (r, relay, job) in value and value.get((r, ref, job))]
+            ratios = same_round_ratios(value, relay, ref, job)
             cell = f"{statistics.median(vals):.1f}" if vals else "-"
             if relay != ref and ratios:
                 cell += f" ({statistics.median(ratios):.2f})"
             cells.append(f"{cell:>22}")
         print(f"{relay:24}" + "".join(cells), flush=True)
-    want = len(relays) * len(BENCH_JOBS) * run.args.bench_rounds
-    return len(run.bench) == want, f"{len(run.bench)} of {want} results"
+    return bench_complete(run, relays, BENCH_JOBS)
+
+
+def prepare_fio_bench(run):
+    run.guest_env["E2E_BENCH_CONFIGS"] = " ".join(bench_configs(run, FIO_BENCH_CONFIGS))
+    run.guest_env["E2E_BENCH_ROUNDS"] = run.args.bench_rounds
+    run.guest_env["E2E_BENCH_SECS"] = run.args.bench_secs
+    run.guest_env["E2E_BENCH_FILES"] = run.args.bench_files
+    run.guest_env["E2E_EXPORT"] = run.export   # diod's aname
+
+
+def fio_bench_tables(run):
+    """The markdown tables of a fio-bench run: per msize asked, the medians
+    of every server, then ninepd's same-round ratios to each other server
+    (and diod's to itself at the other msize: both negotiate 64 KiB, so that
+    row is the noise of identical runs)."""
+    configs = bench_configs(run, FIO_BENCH_CONFIGS)
+    value = bench_values(run)
+    rounds = sorted({r for r, _, _ in value})
+    negotiated = {}
+    for mark in run.marks:
+        words = mark.split()
+        if len(words) == 3 and words[0] == "msize":
+            negotiated.setdefault(words[1], set()).add(words[2])
+    msizes = list(dict.fromkeys(c.split("@")[1] for c in configs))
+    head = "| " + " | ".join(f"{job} {BENCH_UNITS[job]}" for job in FIO_BENCH_JOBS) + " |"
+    rule = "|---|" + "---:|" * len(FIO_BENCH_JOBS)
+    out = []
+    for msize in msizes:
+        here = [c for c in configs if c.endswith("@" + msize)]
+        out.append(f"**msize {msize} asked** (medians of {len(rounds)} round{'' if len(rounds) == 1 else 's'})\n")
+        out.append("| server | msize negotiated " + head)
+        out.append("|---|---:" + rule[4:])
+        for c in here:
+            cells = []
+            for job in FIO_BENCH_JOBS:
+                vals = [value[(r, c, job)] for r in rounds if (r, c, job) in value]
+                digits = 1 if BENCH_UNITS[job] == "MiB/s" else 0
+                cells.append(f"{statistics.median(vals):.{digits}f}" if vals else "-")
+            got = "/".join(sorted(negotiated.get(c, {"?"})))
+            out.append(f"| {c.split('@')[0]} | {got} | " + " | ".join(cells) + " |")
+        out.append("")
+        pairs = [(a, b) for a in here if a.startswith("ninepd@") for b in here if b != a]
+        others = [c for c in configs if c.startswith("diod@") and c not in here]
+        if msize != msizes[0]:
+            pairs += [(a, b) for a in here if a.startswith("diod@") for b in others[:1]]
+        if not pairs:
+            continue
+        out.append("| same-round ratio, median (min–max) | " + " | ".join(FIO_BENCH_JOBS) + " |")
+        out.append(rule)
+        for a, b in pairs:
+            cells = []
+            for job in FIO_BENCH_JOBS:
+                ratios = same_round_ratios(value, a, b, job)
+                cells.append(f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+                             if ratios else "-")
+            out.append(f"| {a} / {b} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def summarize_fio_bench(run):
+    """Prints the tables and keeps them, with every result, in the run's
+    directory: fio-bench.md and fio-bench.csv (scripts/bench-guest.sh reads
+    them)."""
+    tables = fio_bench_tables(run)
+    print(tables, flush=True)
+    with open(os.path.join(run.dir, "fio-bench.md"), "w") as f:
+        f.write(tables + "\n")
+    with open(os.path.join(run.dir, "fio-bench.csv"), "w") as f:
+        f.write("round,config,job,mib_s,iops\n")
+        for rnd, config, job, mib, iops in sorted(run.bench):
+            f.write(f"{rnd},{config},{job},{mib:.2f},{iops}\n")
+    return bench_complete(run, bench_configs(run, FIO_BENCH_CONFIGS), FIO_BENCH_JOBS)
 
 
 def check_no_mount_leak(run):
@@ -538,6 +672,10 @@ SCENARIOS = {s.name: s for s in [
              [Phase("relay-bench.sh", timeout=3600)], extra_cpio=("fio.cpio",), memory_mb=512,
              prepare=prepare_bench,
              host_checks=[("relay-bench-summary", summarize_bench), SERVER_RUNNING]),
+    Scenario("fio-bench", "by hand: fio against ninepd, diod and QEMU's virtio-9p on one export, medians of rounds",
+             [Phase("fio-bench.sh", timeout=3600)], ninepd_only=True, extra_servers=(("p9b", "diod"),),
+             virtfs_tag="p9v", extra_cpio=("fio.cpio",), memory_mb=768, prepare=prepare_fio_bench,
+             host_checks=[("fio-bench-summary", summarize_fio_bench), SERVER_RUNNING]),
     Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
              [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing", timeout=120),
               Phase("disconnect-after.sh", "after", timeout=120)],
@@ -558,7 +696,7 @@ SCENARIOS = {s.name: s for s in [
 
 def execute(run):
     """Starts the server, boots every phase and makes the host checks."""
-    err = start_server(run)
+    err = start_servers(run)
     if err:
         run.record("server-start", False, err)
         return
@@ -616,6 +754,8 @@ def run_scenario(sc, args):
     finally:
         stop(run.qemu)
         stop(run.server)
+        for _, proc, _ in run.extra_servers:
+            stop(proc)
         for d in run.dead_ends:
             d.close()
         if run.recorder:
@@ -651,7 +791,14 @@ def main():
                    help="run FILE in the guest instead of the scenario's script (to try things by hand)")
     p.add_argument("--run-unsupported", action="store_true",
                    help="run ninepd-only scenarios against diod anyway (to check the harness)")
-    p.add_argument("--bench-rounds", type=int, default=5, help="relay-bench: rounds (default 5)")
+    p.add_argument("--bench-rounds", type=int, default=5, help="relay-bench, fio-bench: rounds (default 5)")
+    p.add_argument("--bench-configs", metavar="LIST",
+                   help="relay-bench, fio-bench: what to compare, NAME@MSIZE separated by spaces "
+                        f"(default: relay-bench '{BENCH_RELAYS}', fio-bench '{FIO_BENCH_CONFIGS}')")
+    p.add_argument("--bench-secs", type=int, default=3,
+                   help="fio-bench: seconds of each sequential and random job (default 3)")
+    p.add_argument("--bench-files", type=int, default=200,
+                   help="fio-bench: files of the create, stat and delete jobs (default 200)")
     p.add_argument("--record", metavar="DIR",
                    help="write what the guest sends on each connection to DIR/*.9p (fuzz seeds)")
     p.add_argument("--no-build", action="store_true", help="do not run build-guest.sh first")

@@ -130,3 +130,32 @@ t_unmount_all() {
 unmount_all() {
 	CHECK_PREFIX= check umount t_unmount_all
 }
+
+# Benchmark rounds (relay-bench, fio-bench): rotated ROUND ITEM... prints
+# the items rotated left by ROUND - 1, so each round starts with another.
+rotated() {
+	local round=$1 i=1 first
+	shift
+	while [ $i -lt "$round" ]; do
+		first=$1
+		shift
+		set -- "$@" "$first"
+		i=$((i + 1))
+	done
+	echo "$@"
+}
+
+# bench_result OK: counts one job's result (OK is 0 for success) for
+# bench_check, which reports the counts as check NAME at the end.
+DONE_JOBS=0 FAILED_JOBS=0
+bench_result() {
+	DONE_JOBS=$((DONE_JOBS + 1))
+	[ "$1" = 0 ] || FAILED_JOBS=$((FAILED_JOBS + 1))
+}
+t_bench_done() {
+	echo "$DONE_JOBS results, $FAILED_JOBS failed"
+	[ $FAILED_JOBS -eq 0 ] && [ $DONE_JOBS -gt 0 ]
+}
+bench_check() {
+	check "$1" t_bench_done
+}

@@ -58,18 +58,9 @@ bench_job() {
 	echo "$out" | awk -F';' '{ if ($7 > 0) print $7, $8, $5; else print $48, $49, $5 }'
 }
 
-DONE_JOBS=0 FAILED_JOBS=0
 round=1
 while [ $round -le "$E2E_BENCH_ROUNDS" ]; do
-	set -- $E2E_BENCH_RELAYS
-	i=1
-	while [ $i -lt $round ]; do
-		first=$1
-		shift
-		set -- "$@" "$first"
-		i=$((i + 1))
-	done
-	for relay in "$@"; do
+	for relay in $(rotated $round $E2E_BENCH_RELAYS); do
 		if ! bench_mount "$relay"; then
 			say "E2E-ERROR mount through $relay failed"
 			exit 1
@@ -82,16 +73,11 @@ while [ $round -le "$E2E_BENCH_ROUNDS" ]; do
 			randread) res=$(bench_job $job --rw=randread --bs=4k --runtime=5 --time_based) ;;
 			esac
 			say "E2E-BENCH round=$round relay=$relay job=$job $res"
-			DONE_JOBS=$((DONE_JOBS + 1))
-			[ "${res##* }" = 0 ] || FAILED_JOBS=$((FAILED_JOBS + 1))
+			bench_result "${res##* }"
 		done
 		bench_umount "$relay" || { say "E2E-ERROR umount after $relay failed"; exit 1; }
 	done
 	round=$((round + 1))
 done
 
-t_bench_done() {
-	echo "$DONE_JOBS results, $FAILED_JOBS failed"
-	[ $FAILED_JOBS -eq 0 ] && [ $DONE_JOBS -gt 0 ]
-}
-check relay-bench t_bench_done
+bench_check relay-bench
