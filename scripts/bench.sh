@@ -236,7 +236,7 @@ g.append(f"| command | `{command}` (scale test: {'yes' if scale == '1' else 'no'
          f"profiles: {'yes' if perf_ok == '1' else 'no'}) |")
 g.append(f"| machine | {nproc} CPUs (`nproc`), {model.group(1) if model else '?'}, {int(mem.group(1)) // 1024 // 1024 if mem else '?'} GiB RAM, kernel {platform.release()} (KVM guest) |")
 g.append(f"| export | `{export_dir}` on {fs[1]} ({fs[0]}); both servers export the same directory; the data file (256 MiB) is in the page cache |")
-g.append(f"| servers | ninepd (this tree, release build, `--msize {1048576 + 4096}`, default 8 worker threads); diod {diod_ver} (`-f -n -c /dev/null`, default 16 worker threads, msize capped at 65536 by diod) |")
+g.append(f"| servers | ninepd (this tree, release build, `--msize {1048576 + 4096}`, default worker threads: 2 × CPUs, at least 4, so {max(4, min(64, 2 * nproc))} here); diod {diod_ver} (`-f -n -c /dev/null`, default 16 worker threads, msize capped at 65536 by diod) |")
 g.append(f"| client | `ninepd-loadgen`, 2 client threads, unix sockets; {reps} repetitions of {secs} s (+0.3 s warm-up) per workload and server, servers alternating, order flipped every repetition |")
 g.append(f"| load average | {load_before} before, {load_after} after |")
 g.append("")
