@@ -146,3 +146,31 @@ Test(reload, a_broken_configuration_is_refused_and_the_running_one_stays)
 	np_client_close(ca);
 	cr_assert(np_daemon_alive(&d));
 }
+
+/* threads and user are set once per process: a reload that changes them
+ * says they wait for the next start, and everything else still applies. */
+Test(reload, changing_threads_or_user_is_reported_as_needing_a_restart)
+{
+	char body[1024];
+	snprintf(body, sizeof body, "threads = 3\n[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	struct np_client *ca;
+	cr_assert_eq(np_session(&ca, addr, 65536, "a", 0, 1), 0);
+
+	snprintf(body, sizeof body, "threads = 5\nuser = nobody\n[export a]\npath = %s\n"
+		 "[export b]\npath = %s\n", exp_a, exp_b);
+	write_conf(body);
+	hup_and_wait("configuration reloaded", 1);
+	char *log = np_daemon_log(&d);
+	cr_expect_not_null(strstr(log, "threads = 5 takes effect at the next start; 3 worker"),
+			   "log: %s", log);
+	cr_expect_not_null(strstr(log, "user = nobody takes effect at the next start"), "log: %s",
+			   log);
+	free(log);
+	cr_assert_eq(np_getattr(ca, 1, NP_GETATTR_BASIC, NULL), 0);
+	struct np_client *cb;
+	cr_assert_eq(np_session(&cb, addr, 65536, "b", 0, 1), 0, "the rest was applied");
+	np_client_close(cb);
+	np_client_close(ca);
+}
