@@ -101,7 +101,9 @@ static void *worker_main(void *arg)
 			continue; /* wake_one() counted this thread as searching */
 		}
 		q->head = it->next;
-		if (!q->head)
+		if (q->head)
+			q->head->prev = NULL;
+		else
 			q->tail = NULL;
 		it->state = ITEM_RUNNING;
 		q->searching--;
@@ -240,6 +242,7 @@ void workq_submit(struct workq *q, struct workq_item *it)
 	it->next = NULL;
 	it->state = ITEM_QUEUED;
 	pthread_mutex_lock(&q->lock);
+	it->prev = q->tail;
 	if (q->tail)
 		q->tail->next = it;
 	else
@@ -257,14 +260,16 @@ int workq_cancel(struct workq *q, struct workq_item *it)
 		pthread_mutex_unlock(&q->lock);
 		return -EBUSY;
 	}
-	struct workq_item **pp = &q->head, *prev = NULL;
-	while (*pp != it) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	*pp = it->next;
-	if (q->tail == it)
-		q->tail = prev;
+	/* O(1): a connection that closes cancels each of its queued items. */
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		q->head = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	else
+		q->tail = it->prev;
+	it->prev = NULL;
 	bool notify = push_done(q, it, -ECANCELED);
 	pthread_mutex_unlock(&q->lock);
 	if (notify)

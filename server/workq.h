@@ -28,7 +28,7 @@
 
 struct workq_item {
 	/* private */
-	struct workq_item *next;
+	struct workq_item *next, *prev; /* prev: in the run queue only (O(1) cancel) */
 	int state;
 	int status;
 };

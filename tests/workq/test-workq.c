@@ -277,3 +277,71 @@ Test(workq, a_queue_that_never_ran_an_item_shuts_down_and_frees)
 	workq_free(q);
 	workq_free(NULL);
 }
+
+/* Cancels half of a long queue in scrambled order (heads, tails, middles,
+ * neighbours): the rest still runs, each once, and the queue ends. */
+Test(workq, cancelling_half_of_a_long_queue_in_any_order_keeps_the_rest_running)
+{
+	enum { N = 1000 };
+	struct workq *q;
+	cr_assert_eq(workq_new(&loop, 1, work, done, &q), 0);
+	sem_t started, release;
+	sem_init(&started, 0, 0);
+	sem_init(&release, 0, 0);
+	struct item busy = {.started = &started, .release = &release};
+	struct item *items = calloc(N, sizeof *items);
+	workq_submit(q, &busy.it);
+	sem_wait(&started);
+	for (int i = 0; i < N; i++)
+		workq_submit(q, &items[i].it);
+	/* Steps of 7 from the tail: gcd(7, 1000) = 1, so no index twice. */
+	bool cancelled[N] = {false};
+	for (int k = 0, i = 999; k < N / 2; k++, i = (i + 7) % N) {
+		cr_assert_eq(workq_cancel(q, &items[i].it), 0, "item %d", i);
+		cancelled[i] = true;
+	}
+	sem_post(&release);
+	finish(q);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(items[i].done_calls, 1, "item %d", i);
+		cr_assert_eq(atomic_load(&items[i].ran), cancelled[i] ? 0 : 1, "item %d", i);
+		cr_assert_eq(items[i].status, cancelled[i] ? -ECANCELED : 0, "item %d", i);
+	}
+	free(items);
+	sem_destroy(&started);
+	sem_destroy(&release);
+}
+
+/* The item a worker took last leaves the queue for good: cancelling the
+ * new head right after must unlink the head, not the running item. */
+Test(workq, cancelling_the_head_right_after_a_worker_took_its_predecessor)
+{
+	struct workq *q;
+	cr_assert_eq(workq_new(&loop, 1, work, done, &q), 0);
+	sem_t started1, release1, started2, release2;
+	sem_init(&started1, 0, 0);
+	sem_init(&release1, 0, 0);
+	sem_init(&started2, 0, 0);
+	sem_init(&release2, 0, 0);
+	struct item first = {.started = &started1, .release = &release1};
+	struct item taken = {.started = &started2, .release = &release2};
+	struct item head = {0}, last = {0};
+	workq_submit(q, &first.it);
+	sem_wait(&started1);
+	workq_submit(q, &taken.it);
+	workq_submit(q, &head.it);
+	workq_submit(q, &last.it);
+	sem_post(&release1);
+	sem_wait(&started2); /* taken is running: head is the queue's head */
+	cr_assert_eq(workq_cancel(q, &head.it), 0);
+	sem_post(&release2);
+	finish(q);
+	cr_assert_eq(atomic_load(&head.ran), 0);
+	cr_assert_eq(head.status, -ECANCELED);
+	cr_assert_eq(atomic_load(&last.ran), 1);
+	cr_assert_eq(atomic_load(&taken.ran), 1);
+	sem_destroy(&started1);
+	sem_destroy(&release1);
+	sem_destroy(&started2);
+	sem_destroy(&release2);
+}
