@@ -10,9 +10,11 @@
  * the loop iteration in one writev; the write callback recycles the request.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/log.h"
 #include "server/server.h"
@@ -192,12 +194,32 @@ struct req *conn_find_tag(struct conn *c, uint16_t tag)
 static void sendq_push(struct conn *c, struct req *r)
 {
 	r->qnext = NULL;
+	pthread_mutex_lock(&c->wlock);
 	if (c->sendq_tail)
 		c->sendq_tail->qnext = r;
 	else
 		c->sendq_head = r;
 	c->sendq_tail = r;
 	c->sendq_len++;
+	pthread_mutex_unlock(&c->wlock);
+	mark_dirty(c);
+}
+
+/* The rest of a reply a worker began to send goes out before anything
+ * else, and then the connection may send again. */
+static void sendq_push_rest(struct conn *c, struct req *r)
+{
+	memmove(r->outbuf, r->outbuf + r->direct_sent, r->outlen - r->direct_sent);
+	r->outlen -= r->direct_sent;
+	r->direct_sent = 0;
+	pthread_mutex_lock(&c->wlock);
+	r->qnext = c->sendq_head;
+	c->sendq_head = r;
+	if (!c->sendq_tail)
+		c->sendq_tail = r;
+	c->sendq_len++;
+	c->direct_partial = false;
+	pthread_mutex_unlock(&c->wlock);
 	mark_dirty(c);
 }
 
@@ -231,12 +253,25 @@ void req_complete(struct req *r)
 	struct conn *c = r->conn;
 	c->refs++; /* r may be the last request holding c */
 	tag_remove(c, r);
-	c->inflight--;
+	/* Workers read it (req_reply_from_worker); only this thread writes. */
+	__atomic_store_n(&c->inflight, c->inflight - 1, __ATOMIC_RELAXED);
 	r->state = REQ_DONE;
 	struct req *flushers = r->flushers;
 	r->flushers = NULL;
 	bool drop = r->flushed || c->closing || r->generation != c->generation;
-	if (drop) {
+	if (r->direct) {
+		/* A worker sent it (req_reply_from_worker), all or its start. */
+		if (r->direct_sent && !c->closing) {
+			sendq_push_rest(c, r);
+		} else {
+			if (r->direct_sent) {
+				pthread_mutex_lock(&c->wlock);
+				c->direct_partial = false;
+				pthread_mutex_unlock(&c->wlock);
+			}
+			req_release(r);
+		}
+	} else if (drop) {
 		req_release(r);
 	} else {
 		encode_reply(r);
@@ -268,9 +303,50 @@ static struct req *work_req(struct workq_item *it)
 	return (struct req *)((char *)it - offsetof(struct req, work));
 }
 
+/* Worker thread, right after the work: when the reply is final already
+ * (no done step on the loop), it is the connection's only request in
+ * flight and nothing else is being sent, the worker writes it itself, so
+ * that a lone request does not wait for the loop thread to wake up before
+ * its reply leaves.  The loop still gets
+ * the request back for its bookkeeping (tag, flushers, release); a short
+ * write leaves the rest to it, in front of everything else.  Only under
+ * wlock, which the loop holds wherever it changes what is checked here,
+ * and never after conn_close (the descriptor may be reused). */
+static void req_reply_from_worker(struct req *r)
+{
+	struct conn *c = r->conn;
+	/* Alone in flight only: with others, the loop's one writev for many
+	 * replies costs less than a write per reply (measured: getattr q16
+	 * 0.73x, randread4k q16 0.45x when every worker wrote its own). */
+	if (c->out_fd < 0 || c->srv->cfg->trace || !ops_reply_is_final(r) ||
+	    __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) != 1)
+		return;
+	pthread_mutex_lock(&c->wlock);
+	if (!c->closing && r->generation == c->generation && !c->sendq_head &&
+	    c->write_bytes == 0 && !c->direct_partial) {
+		if (r->err)
+			r->outlen = 0; /* as ops_done: Rlerror replaces an in-place reply */
+		encode_reply(r);
+		/* Marked before the write: the client may reuse the tag as soon
+		 * as the reply reaches it, and the loop must then wait for this
+		 * request rather than call it a tag reused in flight. */
+		atomic_store_explicit(&r->direct, true, memory_order_release);
+		ssize_t n = write(c->out_fd, r->outbuf, r->outlen);
+		if (n <= 0)
+			atomic_store_explicit(&r->direct, false, memory_order_relaxed);
+		else if ((uint32_t)n < r->outlen) {
+			r->direct_sent = (uint32_t)n;
+			c->direct_partial = true;
+		}
+	}
+	pthread_mutex_unlock(&c->wlock);
+}
+
 void req_work_cb(struct workq_item *it)
 {
-	ops_work(work_req(it));
+	struct req *r = work_req(it);
+	ops_work(r);
+	req_reply_from_worker(r);
 }
 
 void req_done_cb(struct workq_item *it, int status)
@@ -317,7 +393,9 @@ void conn_flush(struct req *f, uint16_t oldtag)
 static void write_done(struct write_ctx *ctx, int status)
 {
 	struct conn *c = ctx->conn;
+	pthread_mutex_lock(&c->wlock);
 	c->write_bytes -= ctx->bytes;
+	pthread_mutex_unlock(&c->wlock);
 	struct req *r = ctx->reqs;
 	while (r) {
 		struct req *next = r->qnext;
@@ -343,12 +421,18 @@ static void write_cb(uv_write_t *w, int status)
 }
 
 /* Writes one batch of queued replies: one writev when the socket takes it
- * all (the common case), a uv_write for any remainder. */
-static void conn_send_batch(struct conn *c)
+ * all (the common case), a uv_write for any remainder.  False if nothing
+ * may be sent now (a worker's reply is half sent). */
+static bool conn_send_batch(struct conn *c)
 {
 	uv_buf_t bufs[WRITE_BATCH];
 	unsigned n = 0;
 	size_t total = 0;
+	pthread_mutex_lock(&c->wlock);
+	if (c->direct_partial) {
+		pthread_mutex_unlock(&c->wlock);
+		return false;
+	}
 	struct write_ctx local = {.conn = c, .reqs = c->sendq_head};
 	struct req *last = NULL;
 	for (struct req *r = c->sendq_head; r && n < WRITE_BATCH; r = r->qnext) {
@@ -363,18 +447,19 @@ static void conn_send_batch(struct conn *c)
 	last->qnext = NULL;
 	local.bytes = total;
 	c->write_bytes += total;
-
+	/* Under wlock: a worker must not write between the two. */
 	int wrote = uv_try_write(c->out, bufs, n);
+	pthread_mutex_unlock(&c->wlock);
 	if (wrote == (int)total || (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS)) {
 		write_done(&local, wrote < 0 ? wrote : 0);
-		return;
+		return true;
 	}
 	/* The socket is full: hand the rest to libuv, which keeps the
 	 * buffers (owned by the requests) until write_cb. */
 	struct write_ctx *ctx = malloc(sizeof *ctx);
 	if (!ctx) {
 		write_done(&local, UV_ENOMEM);
-		return;
+		return true;
 	}
 	*ctx = local;
 	unsigned first = 0;
@@ -391,6 +476,7 @@ static void conn_send_batch(struct conn *c)
 		free(ctx);
 		conn_unref(c);
 	}
+	return true;
 }
 
 /* uv_check callback: after each poll, send what the iteration produced. */
@@ -402,8 +488,8 @@ void server_flush_replies(uv_check_t *h)
 		srv->dirty = c->dirty_next;
 		c->dirty = false;
 		c->refs++;
-		while (c->sendq_head && !c->closing)
-			conn_send_batch(c);
+		while (c->sendq_head && !c->closing && conn_send_batch(c))
+			;
 		conn_unref(c);
 	}
 }
@@ -497,6 +583,22 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 {
 	uint16_t tag = get_le16(r->inbuf + 5);
 	uint8_t type = r->inbuf[4];
+	struct req *old = conn_find_tag(c, tag);
+	if (old && atomic_load_explicit(&old->direct, memory_order_acquire)) {
+		/* Its reply went out from a worker, and the client reused the
+		 * tag at once (Linux does): the loop has not heard back yet.
+		 * Take the finished requests now; the worker is at most a few
+		 * instructions from handing this one over. */
+		while (conn_find_tag(c, tag) == old && !c->closing) {
+			workq_run_done(c->srv->workq);
+			if (conn_find_tag(c, tag) == old)
+				sched_yield();
+		}
+		if (c->closing) {
+			req_release(r);
+			return;
+		}
+	}
 	if (conn_find_tag(c, tag)) {
 		log_warn("client %llu: tag %u reused while in flight; closing",
 			 (unsigned long long)c->id, tag);
@@ -509,7 +611,7 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 	r->in.type = type;
 	struct req **slot = tag_slot(c, tag);
 	*slot = r;
-	c->inflight++;
+	__atomic_store_n(&c->inflight, c->inflight + 1, __ATOMIC_RELAXED);
 
 	int rc = np_decode(r->inbuf, size, c->msize, &r->in);
 	r->charge = size;
@@ -674,6 +776,8 @@ struct conn *conn_new(struct server *srv)
 	c->id = ++srv->next_conn_id;
 	c->refs = 1;
 	c->msize = srv->cfg->max_msize;
+	c->out_fd = -1;
+	pthread_mutex_init(&c->wlock, NULL);
 	fid_table_init(&c->fids);
 	c->next = srv->conns;
 	if (srv->conns)
@@ -691,6 +795,9 @@ int conn_start(struct conn *c)
 	if (!c->rbuf)
 		return -ENOMEM;
 	c->rcap = CONN_RBUF_INITIAL;
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)c->out, &fd) == 0)
+		c->out_fd = fd;
 	conn_set_reading(c, true);
 	return c->reading ? 0 : -EIO;
 }
@@ -704,7 +811,9 @@ void conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
+	pthread_mutex_lock(&c->wlock); /* no worker writes from here on */
 	c->closing = true;
+	pthread_mutex_unlock(&c->wlock);
 	if (c->reading)
 		uv_read_stop(c->in);
 	c->reading = false;
@@ -771,6 +880,7 @@ void conn_unref(struct conn *c)
 	}
 	free(c->rbuf);
 	fid_table_free(&c->fids);
+	pthread_mutex_destroy(&c->wlock);
 	bool stdio = c->stdio;
 	log_debug("client %llu: closed", (unsigned long long)c->id);
 	free(c);

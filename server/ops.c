@@ -295,7 +295,9 @@ static int prep_version(struct req *r)
 	 * dropped (their generation no longer matches). */
 	conn_abort_requests(c, r);
 	fid_table_free(&c->fids);
+	pthread_mutex_lock(&c->wlock); /* workers compare it before sending */
 	c->generation++;
+	pthread_mutex_unlock(&c->wlock);
 	r->generation = c->generation;
 	c->versioned = true;
 	c->msize = msize;
@@ -1674,9 +1676,14 @@ void ops_work(struct req *r)
 	op_table[r->in.type].work(r);
 }
 
+bool ops_reply_is_final(const struct req *r)
+{
+	return op_table[r->in.type].done == NULL;
+}
+
 void ops_done(struct req *r)
 {
-	if (r->err)
+	if (r->err && !r->direct)
 		r->outlen = 0; /* an in-place reply is replaced by Rlerror */
 	const struct op *op = &op_table[r->in.type];
 	if (op->done)

@@ -115,6 +115,8 @@ struct req {
 	uint32_t lock_wait_ms;
 	uint32_t charge;     /* bytes counted against the connection's limit */
 	struct req *flushers; /* Tflush requests waiting for this one */
+	atomic_bool direct;   /* a worker sent the reply (req_reply_from_worker) */
+	uint32_t direct_sent; /* ... but only these first bytes: the loop sends the rest */
 	struct req *tnext;   /* tag hash chain */
 	struct req *qnext;   /* send queue / free list / lock-wait list */
 };
@@ -158,6 +160,13 @@ struct conn {
 	struct req *sendq_head, *sendq_tail;
 	uint32_t sendq_len;
 	size_t write_bytes;  /* bytes handed to uv_write, not yet written */
+	/* Workers may send a reply themselves when nothing else is being sent
+	 * (req_reply_from_worker); wlock orders that against the loop thread's
+	 * writes: it guards sendq, write_bytes, closing, generation and
+	 * direct_partial wherever a worker may read them. */
+	pthread_mutex_t wlock;
+	int out_fd;          /* the write side's descriptor, or -1 */
+	bool direct_partial; /* a worker's reply is half sent: nothing else goes out */
 	size_t charged;      /* memory live requests hold or will need (conn.c) */
 	atomic_size_t xattr_bytes; /* xattr values held by fids (fid_charge_xattr) */
 	struct conn *dirty_next;
@@ -231,6 +240,7 @@ void req_complete(struct req *r);   /* loop thread: reply is ready */
 void req_queue_work(struct req *r); /* loop thread: run ops work fn */
 void req_work_cb(struct workq_item *it);           /* the server's workq callbacks */
 void req_done_cb(struct workq_item *it, int status);
+bool ops_reply_is_final(const struct req *r); /* no done step on the loop thread */
 void conn_unref(struct conn *c);
 struct req *conn_find_tag(struct conn *c, uint16_t tag);
 void conn_flush(struct req *flush, uint16_t oldtag);

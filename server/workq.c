@@ -189,9 +189,8 @@ static void maybe_close(struct workq *q)
 	uv_close((uv_handle_t *)&q->async, close_cb);
 }
 
-static void async_cb(uv_async_t *h)
+static void run_done(struct workq *q)
 {
-	struct workq *q = h->data;
 	pthread_mutex_lock(&q->lock);
 	struct workq_item *it = q->done_head;
 	q->done_head = q->done_tail = NULL;
@@ -204,7 +203,18 @@ static void async_cb(uv_async_t *h)
 		q->done(it, it->status);
 		it = next;
 	}
+}
+
+static void async_cb(uv_async_t *h)
+{
+	struct workq *q = h->data;
+	run_done(q);
 	maybe_close(q);
+}
+
+void workq_run_done(struct workq *q)
+{
+	run_done(q);
 }
 
 int workq_new(uv_loop_t *loop, unsigned nthreads, workq_work_fn work, workq_done_fn done,

@@ -50,6 +50,9 @@ void workq_submit(struct workq *q, struct workq_item *it);
 /* Loop thread: 0 if the item had not started (done() gets -ECANCELED on a
  * later loop iteration), -EBUSY if it is running or finished. */
 int workq_cancel(struct workq *q, struct workq_item *it);
+/* Loop thread: calls done() now for every item that has finished, as the
+ * loop would on its next iteration. */
+void workq_run_done(struct workq *q);
 /* Loop thread: items submitted and not yet given to done(). */
 unsigned workq_pending(const struct workq *q);
 /* Loop thread: once every item is done, stop the workers and close the

@@ -581,3 +581,50 @@ Test(concurrency, version_cancels_a_waiting_lock)
 	np_client_close(k.holder);
 	np_client_close(k.waiter);
 }
+
+/* One request at a time, always with the same tag, as Linux reuses a tag
+ * the moment its reply arrives.  A lone request's reply is written by the
+ * worker that ran it, before the loop thread has freed the tag: the next
+ * request with that tag must wait for the bookkeeping, not be taken for a
+ * tag reused in flight (which closes the connection).  Reads, writes and
+ * getattrs, both with and without in-place replies, and an Rlerror. */
+Test(concurrency, a_tag_reused_the_moment_its_reply_arrives_is_never_refused)
+{
+	uint32_t fid;
+	cr_assert_eq(np_fixture_write(&fx, "reuse", "0123456789", 10), 0);
+	cr_assert_eq(np_open(fx.c, fx.root, "reuse", NP_DOTL_RDWR, &fid), 0);
+	for (int i = 0; i < 20000; i++) {
+		struct np_msg m = {.tag = 7}, r;
+		switch (i % 4) {
+		case 0:
+			m.type = NP_TGETATTR;
+			m.u.tgetattr.fid = fid;
+			m.u.tgetattr.request_mask = NP_GETATTR_BASIC;
+			break;
+		case 1:
+			m.type = NP_TREAD;
+			m.u.tread.fid = fid;
+			m.u.tread.count = 10;
+			break;
+		case 2:
+			m.type = NP_TWRITE;
+			m.u.twrite.fid = fid;
+			m.u.twrite.count = 1;
+			m.u.twrite.offset = (uint64_t)(i / 4 % 10);
+			m.u.twrite.data = (const uint8_t *)"x";
+			break;
+		default:
+			m.type = NP_TGETATTR; /* an unknown fid: Rlerror */
+			m.u.tgetattr.fid = 999999;
+			m.u.tgetattr.request_mask = NP_GETATTR_BASIC;
+		}
+		int err = np_send(fx.c, &m);
+		if (!err)
+			err = np_recv(fx.c, &r);
+		cr_assert_eq(err, 0, "request %d: %s", i, strerror(-err));
+		cr_assert_eq(r.tag, 7);
+		uint8_t want = i % 4 == 3 ? NP_RLERROR : (uint8_t)(m.type + 1);
+		cr_assert_eq(r.type, want, "request %d: reply type %u", i, r.type);
+	}
+	cr_assert_eq(np_clunk(fx.c, fid), 0);
+}
