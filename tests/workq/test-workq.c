@@ -82,6 +82,44 @@ static unsigned threads_of_process(void)
 	return n;
 }
 
+/* An item that holds its worker: gate_init prepares it, gate_started
+ * waits until a worker runs it, gate_hold does both around a submission,
+ * and gate_open lets it finish. */
+struct gate {
+	sem_t started, release;
+	struct item item;
+};
+
+static void gate_init(struct gate *g)
+{
+	sem_init(&g->started, 0, 0);
+	sem_init(&g->release, 0, 0);
+	g->item = (struct item){.started = &g->started, .release = &g->release};
+}
+
+static void gate_started(struct gate *g)
+{
+	sem_wait(&g->started);
+}
+
+static void gate_hold(struct workq *q, struct gate *g)
+{
+	gate_init(g);
+	workq_submit(q, &g->item.it);
+	gate_started(g);
+}
+
+static void gate_open(struct gate *g)
+{
+	sem_post(&g->release);
+}
+
+static void gate_destroy(struct gate *g)
+{
+	sem_destroy(&g->started);
+	sem_destroy(&g->release);
+}
+
 /* Runs the loop until the queue has no pending item, then shuts it down
  * and runs the loop to its end. */
 static void finish(struct workq *q)
@@ -150,19 +188,15 @@ Test(workq, a_cancelled_queued_item_never_runs_and_is_done_with_ecanceled)
 {
 	struct workq *q;
 	cr_assert_eq(workq_new(&loop, 1, work, done, &q), 0);
-	sem_t started, release;
-	sem_init(&started, 0, 0);
-	sem_init(&release, 0, 0);
-	struct item busy = {.started = &started, .release = &release};
+	struct gate busy;
 	struct item waiting[3] = {0};
-	workq_submit(q, &busy.it);
-	sem_wait(&started); /* the only worker is taken */
+	gate_hold(q, &busy);
 	for (int i = 0; i < 3; i++)
 		workq_submit(q, &waiting[i].it);
 	/* The middle one: the queue must stay linked around it. */
 	cr_assert_eq(workq_cancel(q, &waiting[1].it), 0);
 	cr_assert_eq(workq_cancel(q, &waiting[1].it), -EBUSY, "cancelled twice");
-	sem_post(&release);
+	gate_open(&busy);
 	finish(q);
 	cr_assert_eq(atomic_load(&waiting[1].ran), 0);
 	cr_assert_eq(waiting[1].done_calls, 1);
@@ -171,52 +205,41 @@ Test(workq, a_cancelled_queued_item_never_runs_and_is_done_with_ecanceled)
 	cr_assert_eq(atomic_load(&waiting[2].ran), 1);
 	cr_assert_eq(waiting[2].status, 0);
 	cr_assert_eq(done_total, 4);
-	sem_destroy(&started);
-	sem_destroy(&release);
+	gate_destroy(&busy);
 }
 
 Test(workq, cancelling_the_last_queued_item_keeps_later_submissions_running)
 {
 	struct workq *q;
 	cr_assert_eq(workq_new(&loop, 1, work, done, &q), 0);
-	sem_t started, release;
-	sem_init(&started, 0, 0);
-	sem_init(&release, 0, 0);
-	struct item busy = {.started = &started, .release = &release};
+	struct gate busy;
 	struct item a = {0}, b = {0}, c = {0};
-	workq_submit(q, &busy.it);
-	sem_wait(&started);
+	gate_hold(q, &busy);
 	workq_submit(q, &a.it);
 	workq_submit(q, &b.it);
 	cr_assert_eq(workq_cancel(q, &b.it), 0); /* the tail */
 	workq_submit(q, &c.it);                  /* appended after the new tail */
-	sem_post(&release);
+	gate_open(&busy);
 	finish(q);
 	cr_assert_eq(atomic_load(&a.ran), 1);
 	cr_assert_eq(atomic_load(&b.ran), 0);
 	cr_assert_eq(atomic_load(&c.ran), 1);
 	cr_assert_eq(b.status, -ECANCELED);
-	sem_destroy(&started);
-	sem_destroy(&release);
+	gate_destroy(&busy);
 }
 
 Test(workq, a_running_item_cannot_be_cancelled)
 {
 	struct workq *q;
 	cr_assert_eq(workq_new(&loop, 2, work, done, &q), 0);
-	sem_t started, release;
-	sem_init(&started, 0, 0);
-	sem_init(&release, 0, 0);
-	struct item x = {.started = &started, .release = &release};
-	workq_submit(q, &x.it);
-	sem_wait(&started);
-	cr_assert_eq(workq_cancel(q, &x.it), -EBUSY);
-	sem_post(&release);
+	struct gate x;
+	gate_hold(q, &x);
+	cr_assert_eq(workq_cancel(q, &x.item.it), -EBUSY);
+	gate_open(&x);
 	finish(q);
-	cr_assert_eq(x.status, 0);
-	cr_assert_eq(x.done_calls, 1);
-	sem_destroy(&started);
-	sem_destroy(&release);
+	cr_assert_eq(x.item.status, 0);
+	cr_assert_eq(x.item.done_calls, 1);
+	gate_destroy(&x);
 }
 
 /* workq_shutdown while items are queued and running: the loop keeps
@@ -285,13 +308,9 @@ Test(workq, cancelling_half_of_a_long_queue_in_any_order_keeps_the_rest_running)
 	enum { N = 1000 };
 	struct workq *q;
 	cr_assert_eq(workq_new(&loop, 1, work, done, &q), 0);
-	sem_t started, release;
-	sem_init(&started, 0, 0);
-	sem_init(&release, 0, 0);
-	struct item busy = {.started = &started, .release = &release};
+	struct gate busy;
 	struct item *items = calloc(N, sizeof *items);
-	workq_submit(q, &busy.it);
-	sem_wait(&started);
+	gate_hold(q, &busy);
 	for (int i = 0; i < N; i++)
 		workq_submit(q, &items[i].it);
 	/* Steps of 7 from the tail: gcd(7, 1000) = 1, so no index twice. */
@@ -300,7 +319,7 @@ Test(workq, cancelling_half_of_a_long_queue_in_any_order_keeps_the_rest_running)
 		cr_assert_eq(workq_cancel(q, &items[i].it), 0, "item %d", i);
 		cancelled[i] = true;
 	}
-	sem_post(&release);
+	gate_open(&busy);
 	finish(q);
 	for (int i = 0; i < N; i++) {
 		cr_assert_eq(items[i].done_calls, 1, "item %d", i);
@@ -308,8 +327,7 @@ Test(workq, cancelling_half_of_a_long_queue_in_any_order_keeps_the_rest_running)
 		cr_assert_eq(items[i].status, cancelled[i] ? -ECANCELED : 0, "item %d", i);
 	}
 	free(items);
-	sem_destroy(&started);
-	sem_destroy(&release);
+	gate_destroy(&busy);
 }
 
 /* The item a worker took last leaves the queue for good: cancelling the
@@ -318,30 +336,22 @@ Test(workq, cancelling_the_head_right_after_a_worker_took_its_predecessor)
 {
 	struct workq *q;
 	cr_assert_eq(workq_new(&loop, 1, work, done, &q), 0);
-	sem_t started1, release1, started2, release2;
-	sem_init(&started1, 0, 0);
-	sem_init(&release1, 0, 0);
-	sem_init(&started2, 0, 0);
-	sem_init(&release2, 0, 0);
-	struct item first = {.started = &started1, .release = &release1};
-	struct item taken = {.started = &started2, .release = &release2};
+	struct gate first, taken;
 	struct item head = {0}, last = {0};
-	workq_submit(q, &first.it);
-	sem_wait(&started1);
-	workq_submit(q, &taken.it);
+	gate_hold(q, &first);
+	gate_init(&taken);
+	workq_submit(q, &taken.item.it);
 	workq_submit(q, &head.it);
 	workq_submit(q, &last.it);
-	sem_post(&release1);
-	sem_wait(&started2); /* taken is running: head is the queue's head */
+	gate_open(&first);
+	gate_started(&taken); /* taken is running: head is the queue's head */
 	cr_assert_eq(workq_cancel(q, &head.it), 0);
-	sem_post(&release2);
+	gate_open(&taken);
 	finish(q);
 	cr_assert_eq(atomic_load(&head.ran), 0);
 	cr_assert_eq(head.status, -ECANCELED);
 	cr_assert_eq(atomic_load(&last.ran), 1);
-	cr_assert_eq(atomic_load(&taken.ran), 1);
-	sem_destroy(&started1);
-	sem_destroy(&release1);
-	sem_destroy(&started2);
-	sem_destroy(&release2);
+	cr_assert_eq(atomic_load(&taken.item.ran), 1);
+	gate_destroy(&first);
+	gate_destroy(&taken);
 }
