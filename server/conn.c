@@ -158,6 +158,18 @@ static void tag_remove(struct conn *c, struct req *r)
 	}
 }
 
+/* Ends a blocking Tlock's wait: answered BLOCKED (the client may retry),
+ * or with no answer at all. */
+static void end_lock_wait(struct req *r, bool answer)
+{
+	server_lock_unwait(r);
+	if (answer)
+		r->out.u.rlock.status = NP_LOCK_BLOCKED;
+	else
+		r->flushed = true;
+	req_complete(r);
+}
+
 /* Tversion: every other request of the old session loses its tag (the
  * client may reuse it at once) and its reply; queued work is cancelled and
  * lock waits end. */
@@ -177,8 +189,7 @@ void conn_abort_requests(struct conn *c, struct req *keep)
 				if (r->state == REQ_QUEUED) {
 					workq_cancel(c->srv->workq, &r->work);
 				} else if (r->state == REQ_LOCKWAIT) {
-					server_lock_unwait(r);
-					req_complete(r);
+					end_lock_wait(r, false);
 				}
 			}
 			r = next;
@@ -307,9 +318,9 @@ static struct req *work_req(struct workq_item *it)
  * (no done step on the loop), it is the connection's only request in
  * flight and nothing else is being sent, the worker writes it itself, so
  * that a lone request does not wait for the loop thread to wake up before
- * its reply leaves.  The loop still gets
- * the request back for its bookkeeping (tag, flushers, release); a short
- * write leaves the rest to it, in front of everything else.  Only under
+ * its reply leaves.  The loop still gets the request back for its
+ * bookkeeping (tag, flushers, release); a short write leaves the rest to
+ * it, in front of everything else.  Only under
  * wlock, which the loop holds wherever it changes what is checked here,
  * and never after conn_close (the descriptor may be reused). */
 static void req_reply_from_worker(struct req *r)
@@ -382,9 +393,7 @@ void conn_flush(struct req *f, uint16_t oldtag)
 		if (workq_cancel(c->srv->workq, &t->work) == 0)
 			t->flushed = true; /* req_done_cb sees -ECANCELED */
 	} else if (t->state == REQ_LOCKWAIT) {
-		server_lock_unwait(t);
-		t->flushed = true;
-		req_complete(t);
+		end_lock_wait(t, false);
 	}
 }
 
@@ -753,11 +762,8 @@ static void conn_end_of_input(struct conn *c)
 	for (unsigned i = 0; i < CONN_TAG_BUCKETS; i++) {
 		for (struct req *r = c->tags[i]; r;) {
 			struct req *next = r->tnext;
-			if (r->state == REQ_LOCKWAIT) {
-				server_lock_unwait(r);
-				r->out.u.rlock.status = NP_LOCK_BLOCKED;
-				req_complete(r);
-			}
+			if (r->state == REQ_LOCKWAIT)
+				end_lock_wait(r, true);
 			r = next;
 		}
 	}
@@ -825,9 +831,7 @@ void conn_close(struct conn *c)
 			if (r->state == REQ_QUEUED) {
 				workq_cancel(c->srv->workq, &r->work);
 			} else if (r->state == REQ_LOCKWAIT) {
-				server_lock_unwait(r);
-				r->flushed = true;
-				req_complete(r);
+				end_lock_wait(r, false);
 			}
 			r = next;
 		}

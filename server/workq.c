@@ -72,6 +72,22 @@ static bool push_done(struct workq *q, struct workq_item *it, int status)
 	return was_empty;
 }
 
+/* Under q->lock: takes it out of the run queue, wherever it is (the
+ * head, for a worker; anywhere, for a cancel: O(1) either way, as a
+ * closing connection cancels each of its queued items). */
+static void unlink_queued(struct workq *q, struct workq_item *it)
+{
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		q->head = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	else
+		q->tail = it->prev;
+	it->prev = NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -100,11 +116,7 @@ static void *worker_main(void *arg)
 				pthread_cond_wait(&w->wake, &q->lock);
 			continue; /* wake_one() counted this thread as searching */
 		}
-		q->head = it->next;
-		if (q->head)
-			q->head->prev = NULL;
-		else
-			q->tail = NULL;
+		unlink_queued(q, it);
 		it->state = ITEM_RUNNING;
 		q->searching--;
 		/* More waiting and nobody else looking: this item may block
@@ -270,16 +282,7 @@ int workq_cancel(struct workq *q, struct workq_item *it)
 		pthread_mutex_unlock(&q->lock);
 		return -EBUSY;
 	}
-	/* O(1): a connection that closes cancels each of its queued items. */
-	if (it->prev)
-		it->prev->next = it->next;
-	else
-		q->head = it->next;
-	if (it->next)
-		it->next->prev = it->prev;
-	else
-		q->tail = it->prev;
-	it->prev = NULL;
+	unlink_queued(q, it);
 	bool notify = push_done(q, it, -ECANCELED);
 	pthread_mutex_unlock(&q->lock);
 	if (notify)

@@ -850,6 +850,17 @@ int np_fsync(struct np_client *c, uint32_t fid, uint32_t datasync)
 	return np_rpc(c, &t, &r);
 }
 
+int np_send_blocking_lock(struct np_client *c, uint32_t fid, uint16_t tag, uint32_t proc_id)
+{
+	struct np_msg m = {.type = NP_TLOCK, .tag = tag};
+	m.u.tlock.fid = fid;
+	m.u.tlock.type = NP_LOCK_TYPE_WRLCK;
+	m.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
+	m.u.tlock.proc_id = proc_id;
+	m.u.tlock.client_id = np_str_c("waiter");
+	return np_send(c, &m);
+}
+
 int np_lock(struct np_client *c, uint32_t fid, uint8_t type, uint32_t flags, uint64_t start,
 	    uint64_t length, uint32_t proc_id, const char *client_id, uint8_t *status)
 {

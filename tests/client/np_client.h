@@ -171,6 +171,9 @@ int np_readdir_all(struct np_client *c, uint32_t fid, uint32_t count, np_dirent_
 int np_fsync(struct np_client *c, uint32_t fid, uint32_t datasync);
 int np_lock(struct np_client *c, uint32_t fid, uint8_t type, uint32_t flags, uint64_t start,
 	    uint64_t length, uint32_t proc_id, const char *client_id, uint8_t *status);
+/* Sends a blocking write lock of the whole file (client id "waiter") with
+ * `tag` and returns without waiting for the answer: 0 or a send error. */
+int np_send_blocking_lock(struct np_client *c, uint32_t fid, uint16_t tag, uint32_t proc_id);
 
 struct np_getlock {
 	uint8_t type;

@@ -144,13 +144,7 @@ static void send_blocking_lock(struct np_client *c, uint16_t tag)
 {
 	uint32_t fid;
 	cr_assert_eq(np_open(c, 1, "lockfile", NP_DOTL_RDWR, &fid), 0);
-	struct np_msg m = {.type = NP_TLOCK, .tag = tag};
-	m.u.tlock.fid = fid;
-	m.u.tlock.type = NP_LOCK_TYPE_WRLCK;
-	m.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
-	m.u.tlock.proc_id = 2;
-	m.u.tlock.client_id = np_str_c("waiter");
-	cr_assert_eq(np_send(c, &m), 0);
+	cr_assert_eq(np_send_blocking_lock(c, fid, tag, 2), 0);
 }
 
 /* d's log holds no sanitizer report. */

@@ -346,13 +346,8 @@ static uint8_t try_lock(struct np_client *c, uint32_t fid, uint8_t type)
 /* Sends a blocking write lock with `tag` and checks that it is waiting. */
 static void start_waiting_lock(struct np_client *c, uint32_t fid, uint16_t tag)
 {
-	struct np_msg m = {.type = NP_TLOCK, .tag = tag}, r;
-	m.u.tlock.fid = fid;
-	m.u.tlock.type = NP_LOCK_TYPE_WRLCK;
-	m.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
-	m.u.tlock.proc_id = 7;
-	m.u.tlock.client_id = np_str_c("waiter");
-	cr_assert_eq(np_send(c, &m), 0);
+	struct np_msg r;
+	cr_assert_eq(np_send_blocking_lock(c, fid, tag, 7), 0);
 	c->timeout_ms = 100;
 	int err = np_recv(c, &r);
 	c->timeout_ms = 5000;
@@ -627,4 +622,39 @@ Test(concurrency, a_tag_reused_the_moment_its_reply_arrives_is_never_refused)
 		cr_assert_eq(r.type, want, "request %d: reply type %u", i, r.type);
 	}
 	cr_assert_eq(np_clunk(fx.c, fid), 0);
+}
+
+/* A lone 1 MiB read: its worker writes the reply, the socket takes only
+ * part of it while the client is not reading, and the loop thread sends
+ * the rest before anything else (here a getattr sent meanwhile).  The
+ * reply arrives whole and in order. */
+Test(concurrency, a_lone_reply_too_big_for_the_socket_arrives_whole_and_first)
+{
+	enum { SIZE = 1 << 20 };
+	static uint8_t data[SIZE];
+	for (size_t i = 0; i < SIZE; i++)
+		data[i] = (uint8_t)(i * 7 + i / 4096);
+	cr_assert_eq(np_fixture_write(&fx, "big", data, SIZE), 0);
+	struct np_client *c;
+	cr_assert_eq(np_session(&c, fx.addr, SIZE + 4096, "", 0, 1), 0);
+	uint32_t fid;
+	cr_assert_eq(np_open(c, 1, "big", NP_DOTL_RDONLY, &fid), 0);
+	struct np_msg t = {.type = NP_TREAD, .tag = 1}, r;
+	t.u.tread.fid = fid;
+	t.u.tread.count = c->msize - 24; /* as Linux asks, at the daemon's 1 MiB */
+	cr_assert_eq(np_send(c, &t), 0);
+	usleep(200 * 1000); /* not reading: the socket fills */
+	struct np_msg g = {.type = NP_TGETATTR, .tag = 2};
+	g.u.tgetattr.fid = fid;
+	g.u.tgetattr.request_mask = NP_GETATTR_BASIC;
+	cr_assert_eq(np_send(c, &g), 0);
+	cr_assert_eq(np_recv(c, &r), 0);
+	cr_assert_eq(r.tag, 1, "the getattr overtook the read");
+	cr_assert_eq(r.type, NP_RREAD);
+	cr_assert_eq(r.u.rread.count, t.u.tread.count);
+	cr_assert_eq(memcmp(r.u.rread.data, data, r.u.rread.count), 0, "the read's data is damaged");
+	cr_assert_eq(np_recv(c, &r), 0);
+	cr_assert_eq(r.tag, 2);
+	cr_assert_eq(r.type, NP_RGETATTR);
+	np_client_close(c);
 }

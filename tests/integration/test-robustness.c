@@ -609,13 +609,7 @@ Test(robustness, half_close_answers_a_blocked_lock_wait_and_closes_the_connectio
 	for (int late = 0; late < 2; late++) {
 		struct np_client *c = bad_client();
 		cr_assert_eq(np_open(c, 1, "locked", NP_DOTL_RDWR, &fid), 0);
-		struct np_msg l = {.type = NP_TLOCK, .tag = 7};
-		l.u.tlock.fid = fid;
-		l.u.tlock.type = NP_LOCK_TYPE_WRLCK;
-		l.u.tlock.flags = NP_LOCK_FLAGS_BLOCK;
-		l.u.tlock.proc_id = 2;
-		l.u.tlock.client_id = np_str_c("waiter");
-		cr_assert_eq(np_send(c, &l), 0);
+		cr_assert_eq(np_send_blocking_lock(c, fid, 7, 2), 0);
 		struct np_msg g = {.type = NP_TGETATTR, .tag = 8};
 		g.u.tgetattr.fid = fid;
 		g.u.tgetattr.request_mask = NP_GETATTR_BASIC;
