@@ -1,23 +1,28 @@
-/* One client connection: framing, the request lifecycle, batched replies,
- * Tflush ordering and backpressure.  Loop thread only, except
- * req_out_reserve(), which a worker may call on its own request.
+/* Client connections and the request lifecycle (conn.h): framing,
+ * Tversion and Tflush, batched replies, backpressure and lock waits.  Loop
+ * thread only, except req_out_reserve() and req_reply_from_worker(), which
+ * a worker calls on its own request.
  *
  * A request's life: read_cb copies a whole frame into a request, decodes
- * it and registers its tag; ops_dispatch() answers it at once or queues its
- * work for the worker threads; req_complete() takes the encoded reply, removes the
- * tag and appends the reply to the send queue, followed by the Rflush of any
- * Tflush that waited for it; the check handle writes every queued reply of
- * the loop iteration in one writev; the write callback recycles the request.
+ * it and registers its tag; Tversion and Tflush are served here, every
+ * other request goes through dispatch_prep() (the contract) and is
+ * answered at once or queued for the workers (dispatch_work()), then
+ * dispatch_done() on the loop; req_complete() takes the encoded reply,
+ * removes the tag and appends the reply to the send queue, followed by the
+ * Rflush of any Tflush that waited for it; the check handle writes every
+ * queued reply of the loop iteration in one writev; the write callback
+ * recycles the request.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "server/conn.h"
+#include "server/dispatch.h"
 #include "server/log.h"
-#include "server/server.h"
+#include "server/trace.h"
 
 /* Backpressure: stop reading from a client past either limit, so a client
  * that does not read its replies cannot make the daemon buffer without
@@ -34,10 +39,16 @@
 #define WRITE_BATCH 128
 #define LARGE_FRAME (128u << 10)
 
+#define LOCK_RETRY_MS 10
+#define LOCK_RETRY_MAX_MS 200
+
 static void conn_process(struct conn *c);
 static void conn_maybe_end(struct conn *c);
 static void conn_end_of_input(struct conn *c);
+static void conn_unref(struct conn *c);
 static void handle_req(struct conn *c, struct req *r, uint32_t size);
+static void req_complete(struct req *r);
+static void hub_check_idle(struct conn_hub *h);
 
 struct write_ctx {
 	uv_write_t w;
@@ -53,11 +64,12 @@ static void mark_dirty(struct conn *c)
 	if (c->dirty)
 		return;
 	c->dirty = true;
-	c->dirty_next = c->srv->dirty;
-	c->srv->dirty = c;
+	c->dirty_next = c->hub->dirty;
+	c->hub->dirty = c;
 }
 
 /* ---- requests ---- */
+
 
 static struct req *req_alloc(struct conn *c, uint32_t insize)
 {
@@ -88,6 +100,8 @@ static struct req *req_alloc(struct conn *c, uint32_t insize)
 		r->incap = cap;
 	}
 	r->conn = c;
+	r->snap = cfg_snapshot_ref(c->hub->snap);
+	r->open_fd = -1;
 	r->outbuf = r->outsmall;
 	r->outcap = REQ_SMALL_OUT;
 	c->refs++;
@@ -116,6 +130,9 @@ static void req_release(struct req *r)
 	fid_unref(r->fid);
 	fid_unref(r->fid2);
 	fid_unref(r->newfid);
+	if (r->open_fd >= 0)
+		close(r->open_fd);
+	cfg_snapshot_unref(r->snap);
 	if (r->outbuf != r->outsmall)
 		free(r->outbuf);
 	uint8_t *inbuf = r->inbuf, *outsmall = r->outsmall;
@@ -158,11 +175,61 @@ static void tag_remove(struct conn *c, struct req *r)
 	}
 }
 
+/* ---- blocking locks ---- */
+
+static void req_queue_work(struct req *r);
+
+static void lock_timer_cb(uv_timer_t *t)
+{
+	struct conn_hub *h = t->data;
+	uint64_t now = uv_now(h->loop);
+	struct req **pp = &h->lock_waiters;
+	while (*pp) {
+		struct req *r = *pp;
+		if (r->lock_retry_at <= now) {
+			*pp = r->qnext;
+			r->qnext = NULL;
+			req_queue_work(r); /* try the lock again */
+		} else {
+			pp = &r->qnext;
+		}
+	}
+	if (!h->lock_waiters)
+		uv_timer_stop(t);
+}
+
+/* A blocking Tlock found the range taken: try again later, backing off
+ * from 10 to 200 ms, on the loop (no worker is held while it waits). */
+static void lock_wait(struct req *r)
+{
+	struct conn_hub *h = r->conn->hub;
+	r->state = REQ_LOCKWAIT;
+	r->lock_wait_ms = r->lock_wait_ms ? r->lock_wait_ms * 2 : LOCK_RETRY_MS;
+	if (r->lock_wait_ms > LOCK_RETRY_MAX_MS)
+		r->lock_wait_ms = LOCK_RETRY_MAX_MS;
+	r->lock_retry_at = uv_now(h->loop) + r->lock_wait_ms;
+	r->qnext = h->lock_waiters;
+	h->lock_waiters = r;
+	if (!uv_is_active((uv_handle_t *)&h->lock_timer))
+		uv_timer_start(&h->lock_timer, lock_timer_cb, LOCK_RETRY_MS, LOCK_RETRY_MS);
+}
+
+static void lock_unwait(struct req *r)
+{
+	for (struct req **pp = &r->conn->hub->lock_waiters; *pp; pp = &(*pp)->qnext) {
+		if (*pp == r) {
+			*pp = r->qnext;
+			r->qnext = NULL;
+			break;
+		}
+	}
+}
+
 /* Ends a blocking Tlock's wait: answered BLOCKED (the client may retry),
  * or with no answer at all. */
 static void end_lock_wait(struct req *r, bool answer)
 {
-	server_lock_unwait(r);
+	lock_unwait(r);
 	if (answer)
 		r->out.u.rlock.status = NP_LOCK_BLOCKED;
 	else
@@ -173,7 +240,7 @@ static void end_lock_wait(struct req *r, bool answer)
 /* Tversion: every other request of the old session loses its tag (the
  * client may reuse it at once) and its reply; queued work is cancelled and
  * lock waits end. */
-void conn_abort_requests(struct conn *c, struct req *keep)
+static void conn_abort_requests(struct conn *c, struct req *keep)
 {
 	for (unsigned i = 0; i < CONN_TAG_BUCKETS; i++) {
 		struct req *r = c->tags[i];
@@ -187,7 +254,7 @@ void conn_abort_requests(struct conn *c, struct req *keep)
 			} else {
 				r->flushed = true;
 				if (r->state == REQ_QUEUED) {
-					workq_cancel(c->srv->workq, &r->work);
+					workq_cancel(c->hub->workq, &r->work);
 				} else if (r->state == REQ_LOCKWAIT) {
 					end_lock_wait(r, false);
 				}
@@ -197,7 +264,7 @@ void conn_abort_requests(struct conn *c, struct req *keep)
 	}
 }
 
-struct req *conn_find_tag(struct conn *c, uint16_t tag)
+static struct req *conn_find_tag(struct conn *c, uint16_t tag)
 {
 	return *tag_slot(c, tag);
 }
@@ -259,9 +326,10 @@ static void encode_reply(struct req *r)
 	r->outlen = (uint32_t)n;
 }
 
-void req_complete(struct req *r)
+static void req_complete(struct req *r)
 {
 	struct conn *c = r->conn;
+	uint16_t tag = r->in.tag; /* r may be recycled below */
 	c->refs++; /* r may be the last request holding c */
 	tag_remove(c, r);
 	/* Workers read it (req_reply_from_worker); only this thread writes. */
@@ -286,10 +354,10 @@ void req_complete(struct req *r)
 		req_release(r);
 	} else {
 		encode_reply(r);
-		if (c->srv->cfg->trace) {
+		if (r->snap->cfg->trace) {
 			struct np_msg m;
 			if (np_decode(r->outbuf, r->outlen, UINT32_MAX, &m) == 0)
-				ops_trace(c, &m, true);
+				trace_msg(c->id, &m, true);
 		}
 		sendq_push(c, r);
 	}
@@ -300,11 +368,19 @@ void req_complete(struct req *r)
 		f->flushers = NULL;
 		req_complete(f);
 	}
-	if (!c->closing && !c->reading)
+	/* A request that reused this one's tag as soon as a worker had sent
+	 * this reply (handle_req) runs now, and the frames behind it. */
+	struct req *parked = c->parked;
+	if (parked && !c->closing && get_le16(parked->inbuf + 5) == tag) {
+		c->parked = NULL;
+		handle_req(c, parked, c->parked_size);
 		conn_process(c);
-	struct server *srv = c->srv;
+	} else if (!c->closing && !c->reading) {
+		conn_process(c);
+	}
+	struct conn_hub *h = c->hub;
 	conn_unref(c);
-	server_maybe_finish(srv);
+	hub_check_idle(h);
 }
 
 /* ---- worker threads ---- */
@@ -329,14 +405,14 @@ static void req_reply_from_worker(struct req *r)
 	/* Alone in flight only: with others, the loop's one writev for many
 	 * replies costs less than a write per reply (measured: getattr q16
 	 * 0.73x, randread4k q16 0.45x when every worker wrote its own). */
-	if (c->out_fd < 0 || c->srv->cfg->trace || !ops_reply_is_final(r) ||
+	if (c->out_fd < 0 || r->snap->cfg->trace || !dispatch_reply_is_final(r) ||
 	    __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) != 1)
 		return;
 	pthread_mutex_lock(&c->wlock);
 	if (!c->closing && r->generation == c->generation && !c->sendq_head &&
 	    c->write_bytes == 0 && !c->direct_partial) {
 		if (r->err)
-			r->outlen = 0; /* as ops_done: Rlerror replaces an in-place reply */
+			r->outlen = 0; /* as req_done_cb: Rlerror replaces an in-place reply */
 		encode_reply(r);
 		/* Marked before the write: the client may reuse the tag as soon
 		 * as the reply reaches it, and the loop must then wait for this
@@ -353,33 +429,37 @@ static void req_reply_from_worker(struct req *r)
 	pthread_mutex_unlock(&c->wlock);
 }
 
-void req_work_cb(struct workq_item *it)
+static void req_work_cb(struct workq_item *it)
 {
 	struct req *r = work_req(it);
-	ops_work(r);
+	dispatch_work(r);
 	req_reply_from_worker(r);
 }
 
-void req_done_cb(struct workq_item *it, int status)
+static void req_done_cb(struct workq_item *it, int status)
 {
 	struct req *r = work_req(it);
 	if (status == -ECANCELED) {
 		r->flushed = true;
-		req_complete(r);
-		return;
+		r->err = -ECANCELED; /* dispatch_done undoes what prep began */
 	}
-	ops_done(r);
+	if (r->err && !r->direct)
+		r->outlen = 0; /* an in-place reply is replaced by Rlerror */
+	if (dispatch_done(r) == DISPATCH_WAIT)
+		lock_wait(r);
+	else
+		req_complete(r);
 }
 
-void req_queue_work(struct req *r)
+static void req_queue_work(struct req *r)
 {
 	r->state = REQ_QUEUED;
-	workq_submit(r->conn->srv->workq, &r->work);
+	workq_submit(r->conn->hub->workq, &r->work);
 }
 
 /* Tflush: answer after oldtag's reply, or cancel oldtag if it has not
  * started (queued for a worker, or waiting to retry a lock). */
-void conn_flush(struct req *f, uint16_t oldtag)
+static void conn_flush(struct req *f, uint16_t oldtag)
 {
 	struct conn *c = f->conn;
 	struct req *t = conn_find_tag(c, oldtag);
@@ -390,11 +470,65 @@ void conn_flush(struct req *f, uint16_t oldtag)
 	f->flushers = t->flushers;
 	t->flushers = f;
 	if (t->state == REQ_QUEUED) {
-		if (workq_cancel(c->srv->workq, &t->work) == 0)
+		if (workq_cancel(c->hub->workq, &t->work) == 0)
 			t->flushed = true; /* req_done_cb sees -ECANCELED */
 	} else if (t->state == REQ_LOCKWAIT) {
 		end_lock_wait(t, false);
 	}
+}
+
+/* Tversion: a new session.  Every fid goes, replies of older requests are
+ * dropped (their generation no longer matches); a dialect other than
+ * 9P2000.L is answered "unknown" and leaves the connection unversioned. */
+static void session_version(struct req *r)
+{
+	struct conn *c = r->conn;
+	uint32_t max = r->snap->cfg->max_msize;
+	uint32_t msize = r->in.u.tversion.msize < max ? r->in.u.tversion.msize : max;
+	if (msize < NP_MIN_MSIZE) {
+		log_warn("client %llu: Tversion msize %u below the minimum %u",
+			 (unsigned long long)c->id, r->in.u.tversion.msize, NP_MIN_MSIZE);
+		r->err = -EINVAL;
+		req_complete(r);
+		return;
+	}
+	conn_abort_requests(c, r);
+	fid_table_free(&c->fids);
+	pthread_mutex_lock(&c->wlock); /* workers compare it before sending */
+	c->generation++;
+	pthread_mutex_unlock(&c->wlock);
+	r->generation = c->generation;
+	c->msize = msize;
+	const struct np_str *v = &r->in.u.tversion.version;
+	bool ours = v->len == strlen(NP_VERSION_9P2000L) &&
+		    !memcmp(v->s, NP_VERSION_9P2000L, v->len);
+	c->versioned = ours;
+	r->out.u.rversion.msize = msize;
+	r->out.u.rversion.version = np_str_c(ours ? NP_VERSION_9P2000L : "unknown");
+	req_complete(r);
+}
+
+/* A decoded request: the session's own (Tversion, Tflush) here, every
+ * other through the contract (dispatch.h). */
+static void request_start(struct req *r)
+{
+	if (r->in.type == NP_TVERSION) {
+		session_version(r);
+		return;
+	}
+	if (!r->conn->versioned) {
+		r->err = -EPROTO; /* Tversion must come first */
+		req_complete(r);
+		return;
+	}
+	if (r->in.type == NP_TFLUSH) {
+		conn_flush(r, r->in.u.tflush.oldtag);
+		return;
+	}
+	if (dispatch_prep(r) == DISPATCH_WORK)
+		req_queue_work(r);
+	else
+		req_complete(r);
 }
 
 /* ---- writing ---- */
@@ -488,13 +622,11 @@ static bool conn_send_batch(struct conn *c)
 	return true;
 }
 
-/* uv_check callback: after each poll, send what the iteration produced. */
-void server_flush_replies(uv_check_t *h)
+void conn_hub_flush(struct conn_hub *h)
 {
-	struct server *srv = h->data;
-	while (srv->dirty) {
-		struct conn *c = srv->dirty;
-		srv->dirty = c->dirty_next;
+	while (h->dirty) {
+		struct conn *c = h->dirty;
+		h->dirty = c->dirty_next;
 		c->dirty = false;
 		c->refs++;
 		while (c->sendq_head && !c->closing && conn_send_batch(c))
@@ -565,7 +697,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static bool conn_can_accept(const struct conn *c)
 {
 	return c->inflight < CONN_MAX_INFLIGHT && c->charged < CONN_MAX_CHARGED &&
-	       !c->srv->stopping;
+	       !c->hub->stopping;
 }
 
 static void conn_set_reading(struct conn *c, bool on)
@@ -593,20 +725,18 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 	uint16_t tag = get_le16(r->inbuf + 5);
 	uint8_t type = r->inbuf[4];
 	struct req *old = conn_find_tag(c, tag);
-	if (old && atomic_load_explicit(&old->direct, memory_order_acquire)) {
+	if (old && !c->parked && atomic_load_explicit(&old->direct, memory_order_acquire)) {
 		/* Its reply went out from a worker, and the client reused the
 		 * tag at once (Linux does): the loop has not heard back yet.
-		 * Take the finished requests now; the worker is at most a few
-		 * instructions from handing this one over. */
-		while (conn_find_tag(c, tag) == old && !c->closing) {
-			workq_run_done(c->srv->workq);
-			if (conn_find_tag(c, tag) == old)
-				sched_yield();
-		}
-		if (c->closing) {
-			req_release(r);
-			return;
-		}
+		 * The new request waits, and the frames behind it too (order
+		 * matters: a Tflush may follow), until the old one is handed
+		 * back: at once if the worker has already queued it, else when
+		 * the loop next wakes (req_complete runs the parked one).  The
+		 * loop thread never spins for a worker. */
+		c->parked = r;
+		c->parked_size = size;
+		workq_run_done(c->hub->workq);
+		return;
 	}
 	if (conn_find_tag(c, tag)) {
 		log_warn("client %llu: tag %u reused while in flight; closing",
@@ -645,9 +775,9 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 		reply_protocol_error(r, -EPROTO);
 		return;
 	}
-	if (c->srv->cfg->trace)
-		ops_trace(c, &r->in, false);
-	ops_dispatch(r);
+	if (r->snap->cfg->trace)
+		trace_msg(c->id, &r->in, false);
+	request_start(r);
 }
 
 static void handle_frame(struct conn *c, const uint8_t *frame, uint32_t size)
@@ -674,7 +804,7 @@ static void conn_process(struct conn *c)
 	c->processing = true;
 	uint32_t off = 0;
 	c->refs++;
-	while (!c->closing && !c->partial && conn_can_accept(c)) {
+	while (!c->closing && !c->partial && !c->parked && conn_can_accept(c)) {
 		uint32_t avail = c->rlen - off;
 		int size = np_frame_size(c->rbuf + off, avail, c->msize);
 		if (size == NP_E_SHORT)
@@ -739,8 +869,8 @@ static void conn_process(struct conn *c)
  * frame the client never finished). */
 static void conn_maybe_end(struct conn *c)
 {
-	if (c->eof && !c->closing && !c->processing && c->inflight == 0 && !c->sendq_head &&
-	    c->write_bytes == 0)
+	if (c->eof && !c->closing && !c->processing && c->inflight == 0 && !c->parked &&
+	    !c->sendq_head && c->write_bytes == 0)
 		conn_close(c);
 }
 
@@ -773,23 +903,23 @@ static void conn_end_of_input(struct conn *c)
 
 /* ---- lifecycle ---- */
 
-struct conn *conn_new(struct server *srv)
+struct conn *conn_new(struct conn_hub *h)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	c->srv = srv;
-	c->id = ++srv->next_conn_id;
+	c->hub = h;
+	c->id = ++h->next_conn_id;
 	c->refs = 1;
-	c->msize = srv->cfg->max_msize;
+	c->msize = h->snap->cfg->max_msize;
 	c->out_fd = -1;
 	pthread_mutex_init(&c->wlock, NULL);
 	fid_table_init(&c->fids);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->nconns++;
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nconns++;
 	return c;
 }
 
@@ -829,7 +959,7 @@ void conn_close(struct conn *c)
 		for (struct req *r = c->tags[i]; r;) {
 			struct req *next = r->tnext;
 			if (r->state == REQ_QUEUED) {
-				workq_cancel(c->srv->workq, &r->work);
+				workq_cancel(c->hub->workq, &r->work);
 			} else if (r->state == REQ_LOCKWAIT) {
 				end_lock_wait(r, false);
 			}
@@ -845,6 +975,10 @@ void conn_close(struct conn *c)
 		req_release(c->partial);
 		c->partial = NULL;
 	}
+	if (c->parked) {
+		req_release(c->parked);
+		c->parked = NULL;
+	}
 	c->sendq_tail = NULL;
 	c->sendq_len = 0;
 	fid_table_free(&c->fids);
@@ -857,20 +991,20 @@ void conn_close(struct conn *c)
 	conn_unref(c); /* the reference held while open */
 }
 
-void conn_unref(struct conn *c)
+static void conn_unref(struct conn *c)
 {
 	if (--c->refs > 0)
 		return;
-	struct server *srv = c->srv;
+	struct conn_hub *h = c->hub;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		srv->conns = c->next;
+		h->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	srv->nconns--;
+	h->nconns--;
 	if (c->dirty) {
-		struct conn **pp = &srv->dirty;
+		struct conn **pp = &h->dirty;
 		while (*pp != c)
 			pp = &(*pp)->dirty_next;
 		*pp = c->dirty_next;
@@ -888,7 +1022,89 @@ void conn_unref(struct conn *c)
 	bool stdio = c->stdio;
 	log_debug("client %llu: closed", (unsigned long long)c->id);
 	free(c);
-	if (stdio)
-		server_stop(srv);
-	server_maybe_finish(srv);
+	if (stdio && h->on_hangup)
+		h->on_hangup(h);
+	hub_check_idle(h);
+}
+
+/* ---- the hub ---- */
+
+static void flush_check_cb(uv_check_t *check)
+{
+	conn_hub_flush(check->data); /* after each poll: send what the iteration made */
+}
+
+int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads)
+{
+	h->loop = loop;
+	users_init(&h->users);
+	int rc = workq_new(loop, nthreads, req_work_cb, req_done_cb, &h->workq);
+	if (rc)
+		return rc;
+	uv_check_init(loop, &h->flush_check);
+	h->flush_check.data = h;
+	uv_check_start(&h->flush_check, flush_check_cb);
+	uv_timer_init(loop, &h->lock_timer);
+	h->lock_timer.data = h;
+	return 0;
+}
+
+uint32_t conn_hub_inflight(const struct conn_hub *h)
+{
+	uint32_t n = 0;
+	for (const struct conn *c = h->conns; c; c = c->next)
+		n += c->inflight;
+	return n;
+}
+
+static void hub_check_idle(struct conn_hub *h)
+{
+	if (h->stopping && conn_hub_inflight(h) == 0 && h->on_idle)
+		h->on_idle(h);
+}
+
+void conn_hub_stop(struct conn_hub *h)
+{
+	if (h->stopping)
+		return;
+	h->stopping = true;
+	/* Waiting lock requests would never finish: answer them now. */
+	while (h->lock_waiters) {
+		struct req *r = h->lock_waiters;
+		h->lock_waiters = r->qnext;
+		r->qnext = NULL;
+		r->out.u.rlock.status = NP_LOCK_BLOCKED;
+		req_complete(r);
+	}
+	hub_check_idle(h);
+}
+
+static void noop_close_cb(uv_handle_t *handle)
+{
+	(void)handle;
+}
+
+void conn_hub_close(struct conn_hub *h)
+{
+	/* Replies produced by the last completions (ended lock waits) go out
+	 * before the connections close.  conn_close frees nothing before the
+	 * handles' close callbacks run on a later iteration, so walking the
+	 * list here is safe. */
+	conn_hub_flush(h);
+	for (struct conn *c = h->conns, *next; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	workq_shutdown(h->workq);
+	uv_close((uv_handle_t *)&h->flush_check, noop_close_cb);
+	uv_close((uv_handle_t *)&h->lock_timer, noop_close_cb);
+}
+
+void conn_hub_free(struct conn_hub *h)
+{
+	workq_free(h->workq);
+	h->workq = NULL;
+	users_free(&h->users);
+	cfg_snapshot_unref(h->snap);
+	h->snap = NULL;
 }

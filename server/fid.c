@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "server/server.h"
+#include "server/fid.h"
 
 void fid_table_init(struct fid_table *t)
 {
@@ -136,6 +136,25 @@ struct fid *fid_new(uint32_t num)
 	f->dirpos = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	return f;
+}
+
+struct fid *fid_like(uint32_t num, const struct fid *like)
+{
+	struct fid *f = fid_new(num);
+	if (f && like) {
+		f->exp = like->exp;
+		f->user = like->user;
+	}
+	return f;
+}
+
+bool fid_table_uses(const struct fid_table *t, const struct export *e)
+{
+	for (uint32_t i = 0; i < t->nbuckets; i++)
+		for (const struct fid *f = t->buckets[i]; f; f = f->hnext)
+			if (f->exp == e)
+				return true;
+	return false;
 }
 
 struct fid *fid_ref(struct fid *f)

@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "server/log.h"
+#include "server/creds.h"
 #include "server/privs.h"
 #include "server/server.h"
 
@@ -100,8 +101,10 @@ int main(int argc, char **argv)
 {
 	/* A client that hangs up must never kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	/* Modes from the client are final; the daemon's umask must not alter them. */
-	umask(0);
+	/* The loop thread's own files (unix sockets, remap state) are the
+	 * owner's and group's only; the workers, whose creations take the
+	 * client's modes as given, set a umask of 0 of their own (creds.c). */
+	umask(0117);
 
 	const char *vm_export = take_print_vm_args(&argc, argv);
 	struct ninepd_config cfg;
@@ -130,14 +133,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Root was for binding the listeners and opening the exports; from
-	 * here on only the file capabilities of requests as uid 0 are kept. */
+	 * here on only the capabilities requests need are kept, as the user
+	 * configured or as root. */
 	char err[256];
-	if (privs_drop(cfg.user, err, sizeof err)) {
-		log_error("cannot switch to user %s: %s", cfg.user, err);
+	if (cfg.user ? privs_drop(cfg.user, err, sizeof err) : privs_restrict(err, sizeof err)) {
+		log_error(cfg.user ? "cannot switch to user %s: %s" : "cannot drop capabilities%s: %s",
+			  cfg.user ? cfg.user : "", err);
 		server_free(&srv);
 		config_free(&cfg);
 		return 1;
 	}
+	creds_init();
 	log_info("ninepd %s ready (%zu export%s, msize up to %u, %u worker threads)",
 		 NINEPD_VERSION, cfg.nexports, cfg.nexports == 1 ? "" : "s", cfg.max_msize,
 		 srv.nthreads);

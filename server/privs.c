@@ -50,7 +50,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "server/fsops.h"
+#include "server/creds.h"
 #include "server/log.h"
 
 static const struct {
@@ -66,6 +66,7 @@ static const struct {
 	{CAP_SETUID, true},           /* setfsuid per request */
 	{CAP_SETGID, true},           /* setfsgid, setgroups per request */
 };
+
 #define NKEPT (sizeof kept / sizeof kept[0])
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -235,11 +236,63 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	rc = privs_check(uid, gid, err, errlen);
 	if (rc)
 		return rc;
-	/* fsops.c would take euid != 0 to mean "cannot switch": it can. */
-	creds_set_root_mode(true);
 	log_info("running as user %s (uid %u, gid %u, no supplementary groups); capabilities "
 		 "kept: setuid, setgid, and for requests as uid 0 chown, dac_override, "
 		 "dac_read_search, fowner, fsetid, mknod",
 		 user, (unsigned)uid, (unsigned)gid);
+	return 0;
+}
+
+int privs_restrict(char *err, size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0;
+	int threads = thread_count();
+	if (threads < 0)
+		return fail(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
+	if (threads != 1)
+		return fail(err, errlen, -EBUSY,
+			    "%d threads already run (capabilities are per thread)", threads);
+	if (capng_get_caps_process())
+		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+	for (size_t i = 0; i <= NKEPT; i++) {
+		unsigned cap = i < NKEPT ? kept[i].cap : CAP_SETPCAP;
+		if (!capng_have_capability(CAPNG_PERMITTED, cap))
+			return fail(err, errlen, -EPERM,
+				    "capability %s is not permitted to ninepd (is it missing from "
+				    "a CapabilityBoundingSet=?)",
+				    cap_name(cap));
+	}
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (size_t i = 0; i < NKEPT; i++)
+		if (capng_update(CAPNG_ADD, CAPNG_PERMITTED | CAPNG_EFFECTIVE | CAPNG_BOUNDING_SET,
+				 kept[i].cap))
+			return fail(err, errlen, -EINVAL, "capng_update(%s) failed",
+				    cap_name(kept[i].cap));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+		return fail(err, errlen, -errno, "clearing ambient capabilities: %s",
+			    strerror(errno));
+	/* The bounding set is emptied first (while CAP_SETPCAP is still
+	 * effective), then the permitted and effective sets are set. */
+	if (capng_apply(CAPNG_SELECT_BOTH))
+		return fail(err, errlen, -EPERM, "capng_apply: %s", strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return fail(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	/* Read back. */
+	if (capng_get_caps_process())
+		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+	for (unsigned cap = 0;; cap++) {
+		int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (bound < 0)
+			break;
+		bool want = kept_index(cap) >= 0;
+		if (bound != want || capng_have_capability(CAPNG_PERMITTED, cap) != want ||
+		    capng_have_capability(CAPNG_INHERITABLE, cap))
+			return fail(err, errlen, -EPERM,
+				    "capability %s is not as intended (bounding %d, permitted %d)",
+				    cap_name(cap), bound, capng_have_capability(CAPNG_PERMITTED, cap));
+	}
+	log_info("running as root with the capabilities passthrough needs only: setuid, setgid, "
+		 "chown, dac_override, dac_read_search, fowner, fsetid, mknod");
 	return 0;
 }

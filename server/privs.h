@@ -31,4 +31,14 @@
  */
 int privs_drop(const char *user, char *err, size_t errlen);
 
+/*
+ * Without -u: when the process runs as root with a single thread, keeps
+ * uid 0 but only the capabilities privs_drop() keeps, in the permitted and
+ * the bounding set (effective: all of them, as for any thread whose fsuid
+ * is 0; creds.c sets each request's own); clears the inheritable and
+ * ambient sets and sets no_new_privs, and reads it back.  Not root: does
+ * nothing.  0, or -errno with a reason in err (the caller must exit).
+ */
+int privs_restrict(char *err, size_t errlen);
+
 #endif

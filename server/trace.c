@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "server/log.h"
-#include "server/server.h"
+#include "server/trace.h"
 
 #define S(x) (int)(x).len, (x).s
 
@@ -156,11 +156,11 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 	}
 }
 
-void ops_trace(const struct conn *c, const struct np_msg *m, bool reply)
+void trace_msg(uint64_t conn_id, const struct np_msg *m, bool reply)
 {
 	char body[1024];
 	fmt_body(body, sizeof body, m);
 	const char *name = np_type_name(m->type);
-	log_trace("client %llu %s %s tag=%u %s", (unsigned long long)c->id, reply ? "<-" : "->",
+	log_trace("client %llu %s %s tag=%u %s", (unsigned long long)conn_id, reply ? "<-" : "->",
 		  name ? name : "?", m->tag, body);
 }

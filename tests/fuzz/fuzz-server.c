@@ -289,7 +289,7 @@ static void server_end(void)
 {
 	server_stop(&srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	if (srv.conns || loop_handles() != 0) {
+	if (srv.hub.conns || loop_handles() != 0) {
 		uv_print_all_handles(&loop, stderr);
 		die("handles left open after the server stopped");
 	}
@@ -303,11 +303,11 @@ static void server_end(void)
  * when the counts differ, the exact count without pipes decides. */
 static void check_server_idle(unsigned idle_fds)
 {
-	if (srv.nconns != 0)
+	if (srv.hub.nconns != 0)
 		die("a connection outlived its client");
-	if (srv.fid_fds != 0)
+	if (srv.hub.fid_fds != 0)
 		die("fids of a closed connection still hold descriptors");
-	if (srv.lock_waiters || srv.dirty)
+	if (srv.hub.lock_waiters || srv.hub.dirty)
 		die("a request of a closed connection is still queued");
 	if (loop_handles() != idle_handles) {
 		uv_print_all_handles(&loop, stderr);
@@ -595,7 +595,7 @@ static void client_read(struct client *c)
 static uint32_t lock_waiters(const struct conn *conn)
 {
 	uint32_t n = 0;
-	for (const struct req *r = srv.lock_waiters; r; r = r->qnext)
+	for (const struct req *r = srv.hub.lock_waiters; r; r = r->qnext)
 		n += r->conn == conn;
 	return n;
 }
@@ -608,7 +608,7 @@ static uint32_t lock_waiters(const struct conn *conn)
  * not come before the barrier ends. */
 static bool server_settled(const struct client *c)
 {
-	const struct conn *conn = srv.conns;
+	const struct conn *conn = srv.hub.conns;
 	if (!conn)
 		return true;
 	if (conn->sendq_head || conn->write_bytes != 0 || conn->inflight != lock_waiters(conn))
@@ -762,7 +762,7 @@ static void run_client(const struct stream *s, uint8_t mode)
 
 	/* The server's own handles keep the loop alive: run it one iteration
 	 * at a time until this client is done with. */
-	while (c.handles != 0 || srv.nconns != 0)
+	while (c.handles != 0 || srv.hub.nconns != 0)
 		uv_run(&loop, UV_RUN_ONCE);
 }
 

@@ -750,12 +750,14 @@ Test(confinement, guest_users_cannot_set_file_capabilities_or_trusted_xattrs)
 	cr_expect_eq(np_xattr_set(u, f, "trusted.evil", "x", 1, 0), -EPERM);
 	cr_expect_eq(getxattr(p, "security.capability", NULL, 0), -1, "a capability was stored");
 	cr_expect_eq(getxattr(p, "trusted.evil", NULL, 0), -1, "a trusted xattr was stored");
-	/* uid 0 keeps them; a non-root user cannot read trusted.* either. */
+	/* Neither does uid 0 (no cap_sys_admin, whatever the uid), and a
+	 * trusted.* xattr the host set is nobody's to read. */
 	uint32_t rf = walk_to("f");
-	cr_expect_eq(np_xattr_set(fx.c, rf, "trusted.mark", "y", 1, 0), 0);
+	cr_expect_eq(np_xattr_set(fx.c, rf, "trusted.mark", "y", 1, 0), -EPERM);
+	cr_assert_eq(setxattr(p, "trusted.host", "h", 1, 0), 0);
 	char buf[8];
-	cr_expect_eq(np_xattr_get(fx.c, rf, "trusted.mark", buf, sizeof(buf)), 1);
-	cr_expect_lt(np_xattr_get(u, f, "trusted.mark", buf, sizeof(buf)), 0);
+	cr_expect_eq(np_xattr_get(fx.c, rf, "trusted.host", buf, sizeof(buf)), -ENODATA);
+	cr_expect_eq(np_xattr_get(u, f, "trusted.host", buf, sizeof(buf)), -ENODATA);
 	np_client_close(u);
 }
 

@@ -30,7 +30,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "server/fsops.h"
+#include "server/backend.h"
+#include "server/creds.h"
 #include "server/log.h"
 #include "server/privs.h"
 
@@ -135,6 +136,7 @@ static int drop_to_nobody(void)
 	char err[256] = "";
 	int rc = privs_drop("nobody", err, sizeof err);
 	CHECK(rc == 0, "privs_drop(\"nobody\") = %d: %s", rc, err);
+	creds_init(); /* as main() does after the drop */
 	return 0;
 }
 
@@ -201,16 +203,21 @@ Test(privs_drop, to_a_uid_without_passwd_entry_takes_the_same_number_as_gid)
 
 /* ---- per-request credentials after the drop ----------------------------- */
 
-static const struct user root_user = {.uid = 0, .gid = 0};
-static const struct user user_1000 = {.uid = 1000, .gid = 1000};
+/* The credentials export_cred() gives a passthrough client as uid 0 and as
+ * uid 1000, and a squashed export's. */
+static const struct cred root_user = {.uid = 0, .gid = 0, .caps = CRED_CAPS_ROOT};
+static const struct cred user_1000 = {.uid = 1000, .gid = 1000, .caps = CRED_CAPS_CLIENT};
+static const struct cred squashed_1000 = {.uid = 1000, .gid = 1000, .caps = CRED_CAPS_NONE};
+#define CLIENT_CAPS (BIT(CAP_DAC_OVERRIDE) | BIT(CAP_DAC_READ_SEARCH))
 
-/* Tlopen's path: reopen an O_PATH fd through /proc/self/fd as u. */
-static int open_as(const struct user *u, int pathfd)
+/* Tlopen's path: reopen an O_PATH fd through /proc/self/fd as c (NULL:
+ * the daemon itself). */
+static int open_as(const struct cred *c, int pathfd)
 {
-	int rc = u ? creds_enter(u, u->gid) : creds_enter_daemon();
+	int rc = c ? creds_enter(c) : creds_enter_daemon();
 	if (rc)
 		return rc;
-	int fd = fs_reopen(pathfd, S_IFREG | 0600, S_IFREG | 0600, O_RDONLY);
+	int fd = be_reopen(pathfd, S_IFREG | 0600, S_IFREG | 0600, O_RDONLY);
 	if (fd >= 0)
 		close(fd);
 	return fd < 0 ? fd : 0;
@@ -225,12 +232,20 @@ static int requests(void)
 	CHECK(rc == 0, "uid 0 cannot read a root-only file: %s", strerror(-rc));
 	CHECK(!strcmp(THREAD("CapEff"), HEX(FS_CAPS | SWITCH_CAPS)),
 	      "as uid 0 CapEff is %s, want %s", THREAD("CapEff"), HEX(FS_CAPS | SWITCH_CAPS));
+	/* A client's access was decided by its guest: dac_override only. */
 	rc = open_as(&user_1000, secret);
-	CHECK(rc == -EACCES, "uid 1000 opening a root-only 0600 file: %d, want -EACCES", rc);
-	CHECK(!strcmp(THREAD("CapEff"), HEX(SWITCH_CAPS)), "as uid 1000 CapEff is %s, want %s",
+	CHECK(rc == 0, "uid 1000 (client) opening a root-only 0600 file: %d, want 0", rc);
+	CHECK(!strcmp(THREAD("CapEff"), HEX(CLIENT_CAPS | SWITCH_CAPS)),
+	      "as uid 1000 CapEff is %s, want %s", THREAD("CapEff"),
+	      HEX(CLIENT_CAPS | SWITCH_CAPS));
+	/* A squashed export's user is checked by the host as any process. */
+	rc = open_as(&squashed_1000, secret);
+	CHECK(rc == -EACCES, "squashed uid 1000 opening a root-only 0600 file: %d, want -EACCES",
+	      rc);
+	CHECK(!strcmp(THREAD("CapEff"), HEX(SWITCH_CAPS)), "squashed CapEff is %s, want %s",
 	      THREAD("CapEff"), HEX(SWITCH_CAPS));
-	rc = open_as(&user_1000, mine);
-	CHECK(rc == 0, "uid 1000 cannot read its own 0600 file: %s", strerror(-rc));
+	rc = open_as(&squashed_1000, mine);
+	CHECK(rc == 0, "squashed uid 1000 cannot read its own 0600 file: %s", strerror(-rc));
 	rc = open_as(&root_user, secret);
 	CHECK(rc == 0, "uid 0 again, after uid 1000: %s", strerror(-rc));
 	rc = open_as(NULL, secret);
@@ -260,7 +275,7 @@ static int child_requests(void)
 	return failed ? 1 : 0;
 }
 
-Test(privs_drop, requests_as_uid_0_get_root_file_access_and_others_do_not)
+Test(privs_drop, requests_as_uid_0_get_root_file_access_clients_dac_only_squashed_none)
 {
 	host_file("secret", 0600, 0, 0);
 	host_file("mine", 0600, 1000, 1000);
@@ -273,13 +288,13 @@ static int child_chown_mknod(void)
 		return 1;
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	CHECK(dfd >= 0, "open %s: %s", dir, strerror(errno));
-	CHECK(creds_enter(&user_1000, 1000) == 0, "creds_enter(1000)");
+	CHECK(creds_enter(&user_1000) == 0, "creds_enter(1000)");
 	CHECK(fchownat(dfd, "secret", 1000, 1000, AT_SYMLINK_NOFOLLOW) == -1 && errno == EPERM,
 	      "uid 1000 gave itself a root file: %s", strerror(errno));
 	/* pub is 01777: only the missing capability can refuse. */
 	CHECK(mknodat(dfd, "pub/null", S_IFCHR | 0666, makedev(1, 3)) == -1 && errno == EPERM,
 	      "uid 1000 making a device node: %s, want EPERM", strerror(errno));
-	CHECK(creds_enter(&root_user, 0) == 0, "creds_enter(0)");
+	CHECK(creds_enter(&root_user) == 0, "creds_enter(0)");
 	CHECK(fchownat(dfd, "secret", 1234, 1234, AT_SYMLINK_NOFOLLOW) == 0,
 	      "uid 0 chown (CAP_CHOWN): %s", strerror(errno));
 	CHECK(mknodat(dfd, "null", S_IFCHR | 0666, makedev(1, 3)) == 0,
@@ -313,8 +328,8 @@ static int child_privileged_xattrs(void)
 	int fd = path_fd("secret");
 	CHECK(fd >= 0, "O_PATH open: %s", strerror(errno));
 	char proc[32];
-	fs_proc_path(fd, proc);
-	CHECK(creds_enter(&root_user, 0) == 0, "creds_enter(0)");
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	CHECK(creds_enter(&root_user) == 0, "creds_enter(0)");
 	CHECK(setxattr(proc, "trusted.ninepd", "1", 1, 0) == -1 && errno == EPERM,
 	      "uid 0 set a trusted.* xattr (CAP_SYS_ADMIN should be gone): %s", strerror(errno));
 	/* A valid VFS_CAP_REVISION_2 value granting cap_setuid. */
@@ -343,9 +358,9 @@ static int child_proc_fd(void)
 	CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0,
 	      "expected the kernel to leave the process non-dumpable after setresuid");
 	/* The most restricted identity a request can have. */
-	CHECK(creds_enter(&user_1000, 1000) == 0, "creds_enter(1000)");
+	CHECK(creds_enter(&squashed_1000) == 0, "creds_enter(1000)");
 	char proc[32], target[256], want[256];
-	fs_proc_path(fd, proc);
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(proc, target, sizeof target - 1);
 	CHECK(n > 0, "readlink %s as a non-dumpable process with fsuid 1000: %s", proc,
 	      strerror(errno));

@@ -1,0 +1,720 @@
+/* The backend (backend.h): host system calls, confined, and the guest's
+ * view under mapped-xattr. */
+#include "server/backend.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define VIRTFS "user.virtfs."
+#define X_UID VIRTFS "uid"
+#define X_GID VIRTFS "gid"
+#define X_MODE VIRTFS "mode"
+#define X_RDEV VIRTFS "rdev"
+#define ACL_ACCESS "system.posix_acl_access"
+#define ACL_DEFAULT "system.posix_acl_default"
+
+static void proc_path(int fd, char buf[32])
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+static void child_path(int dirfd, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d/%s", dirfd, name);
+}
+
+/* ---- names ---- */
+
+int be_name(const struct np_str *s, char buf[BE_NAME_BUF], bool allow_dotdot)
+{
+	if (s->len == 0)
+		return -EINVAL;
+	if (s->len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (memchr(s->s, '/', s->len) || memchr(s->s, '\0', s->len))
+		return -EINVAL;
+	memcpy(buf, s->s, s->len);
+	buf[s->len] = '\0';
+	if (!strcmp(buf, "."))
+		return -EINVAL;
+	if (!strcmp(buf, "..") && !allow_dotdot)
+		return -EINVAL;
+	return 0;
+}
+
+int be_xattr_name(const struct np_str *s, char buf[BE_NAME_BUF])
+{
+	if (s->len > NAME_MAX)
+		return -ERANGE;
+	if (memchr(s->s, '\0', s->len))
+		return -EINVAL;
+	memcpy(buf, s->s, s->len);
+	buf[s->len] = '\0';
+	return 0;
+}
+
+/* ---- looking up ---- */
+
+static atomic_bool no_openat2;
+
+int be_open_child(int dirfd, const char *name)
+{
+	/* openat2 adds a kernel-enforced guarantee on top of the single
+	 * component: nothing may resolve outside dirfd or through a link. */
+	if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
+		struct open_how how = {
+			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		};
+		long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+		if (fd >= 0)
+			return (int)fd;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store(&no_openat2, true);
+	}
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int be_stat_host(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+static int stat_child_host(int dirfd, const char *name, struct stat *st)
+{
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+int be_dup(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return d < 0 ? -errno : d;
+}
+
+void be_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* True when directory fd still lies below the export root.  A client
+ * cannot move a directory out of the export, but the host can; a fid left
+ * inside such a directory must not climb with ".." into the host's tree.
+ * Costs one ".." step per level, and only ".." walks pay it. */
+static bool dir_inside_export(const struct export *e, int fd)
+{
+	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	bool inside = false;
+	struct stat st, up;
+	for (int depth = 0; cur >= 0 && depth < BE_MAX_DEPTH; depth++) {
+		if (be_stat_host(cur, &st))
+			break;
+		if (export_is_root(e, &st)) {
+			inside = true;
+			break;
+		}
+		int next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0 || be_stat_host(next, &up) ||
+		    (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
+			if (next >= 0)
+				close(next);
+			break; /* reached "/" without meeting the export root */
+		}
+		close(cur);
+		cur = next;
+	}
+	if (cur >= 0)
+		close(cur);
+	return inside;
+}
+
+int be_open_parent(const struct export *e, int dirfd)
+{
+	struct stat st;
+	int rc = be_stat_host(dirfd, &st);
+	if (rc)
+		return rc;
+	if (export_is_root(e, &st))
+		return be_dup(dirfd);
+	int next = openat(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (next < 0)
+		return -errno;
+	if (!dir_inside_export(e, next)) {
+		close(next);
+		return -ENOENT;
+	}
+	return next;
+}
+
+/* Overlays the mapped xattrs of `path` (follow: a /proc fd link; nofollow:
+ * a dir-relative child) onto st.  Missing xattrs leave the host values. */
+static void mapped_overlay(const char *path, bool follow, struct stat *st)
+{
+	ssize_t (*get)(const char *, const char *, void *, size_t) = follow ? getxattr : lgetxattr;
+	uint32_t v32;
+	uint64_t v64;
+	if (get(path, X_UID, &v32, sizeof v32) == sizeof v32)
+		st->st_uid = le32toh(v32);
+	if (get(path, X_GID, &v32, sizeof v32) == sizeof v32)
+		st->st_gid = le32toh(v32);
+	if (get(path, X_MODE, &v32, sizeof v32) == sizeof v32) {
+		mode_t m = le32toh(v32);
+		/* A directory stays a directory whatever the xattr says: the
+		 * server walks it as one. */
+		if (S_ISDIR(st->st_mode) == S_ISDIR(m))
+			st->st_mode = m;
+	}
+	if (get(path, X_RDEV, &v64, sizeof v64) == sizeof v64)
+		st->st_rdev = (dev_t)le64toh(v64);
+}
+
+int be_stat(const struct export *e, int fd, struct stat *st, uint32_t *host_mode)
+{
+	int rc = be_stat_host(fd, st);
+	if (rc)
+		return rc;
+	if (host_mode)
+		*host_mode = st->st_mode;
+	if (!export_mapped(e) || S_ISLNK(st->st_mode))
+		return 0;
+	char proc[32];
+	proc_path(fd, proc);
+	mapped_overlay(proc, true, st);
+	return 0;
+}
+
+int be_stat_child(const struct export *e, int dirfd, const char *name, struct stat *st)
+{
+	int rc = stat_child_host(dirfd, name, st);
+	if (rc || !export_mapped(e) || S_ISLNK(st->st_mode))
+		return rc;
+	char path[64 + BE_NAME_BUF];
+	child_path(dirfd, name, path, sizeof path);
+	mapped_overlay(path, false, st);
+	return 0;
+}
+
+/* ---- the guest's owner and mode under mapped-xattr ---- */
+
+/* Sets the mapped xattrs given (-1: leave alone) on path. */
+static int mapped_set(const char *path, bool follow, int64_t uid, int64_t gid, int64_t mode,
+		      int64_t rdev)
+{
+	int (*set)(const char *, const char *, const void *, size_t, int) =
+		follow ? setxattr : lsetxattr;
+	uint32_t v32;
+	uint64_t v64;
+	if (uid >= 0 && (v32 = htole32((uint32_t)uid), set(path, X_UID, &v32, sizeof v32, 0)))
+		return -errno;
+	if (gid >= 0 && (v32 = htole32((uint32_t)gid), set(path, X_GID, &v32, sizeof v32, 0)))
+		return -errno;
+	if (mode >= 0 && (v32 = htole32((uint32_t)mode), set(path, X_MODE, &v32, sizeof v32, 0)))
+		return -errno;
+	if (rdev >= 0 && (v64 = htole64((uint64_t)rdev), set(path, X_RDEV, &v64, sizeof v64, 0)))
+		return -errno;
+	return 0;
+}
+
+/* After creating dirfd/name: record the guest's view (mapped-xattr); on
+ * failure the new name is removed again. */
+static int record_create(const struct export *e, int dirfd, const char *name, mode_t mode,
+			 uid_t uid, gid_t gid, dev_t rdev)
+{
+	if (!export_mapped(e))
+		return 0;
+	char path[64 + BE_NAME_BUF];
+	child_path(dirfd, name, path, sizeof path);
+	bool special = S_ISCHR(mode) || S_ISBLK(mode);
+	int rc = mapped_set(path, false, uid, gid, mode, special ? (int64_t)rdev : -1);
+	if (rc)
+		unlinkat(dirfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+	return rc;
+}
+
+/* ---- opening and creating ---- */
+
+int be_open_flags(uint32_t dotl)
+{
+	static const struct {
+		uint32_t dotl;
+		int host;
+	} map[] = {
+		{NP_DOTL_TRUNC, O_TRUNC},       {NP_DOTL_APPEND, O_APPEND},
+		{NP_DOTL_NONBLOCK, O_NONBLOCK}, {NP_DOTL_DSYNC, O_DSYNC},
+		{NP_DOTL_LARGEFILE, O_LARGEFILE}, {NP_DOTL_DIRECTORY, O_DIRECTORY},
+		{NP_DOTL_NOATIME, O_NOATIME},   {NP_DOTL_SYNC, O_SYNC},
+	};
+	int flags;
+	switch (dotl & 3) {
+	case NP_DOTL_WRONLY: flags = O_WRONLY; break;
+	case NP_DOTL_RDWR: flags = O_RDWR; break;
+	default: flags = O_RDONLY; break;
+	}
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if ((dotl & map[i].dotl) == map[i].dotl)
+			flags |= map[i].host;
+	return flags;
+}
+
+int be_reopen(int pathfd, uint32_t mode, uint32_t host_mode, int flags)
+{
+	/* Both views must agree: under mapped-xattr a guest "regular file"
+	 * could be a host device node carrying a forged mode xattr. */
+	if ((mode & S_IFMT) != (host_mode & S_IFMT) && !(S_ISREG(host_mode) && !S_ISDIR(mode)))
+		return -ENXIO;
+	char proc[32];
+	proc_path(pathfd, proc);
+	int fd;
+	if (S_ISDIR(mode)) {
+		if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+			return -EISDIR;
+		/* Through the descriptor's own link: opening a directory for
+		 * reading needs read permission only (openat(fd, ".") would
+		 * look "." up, which needs search permission). */
+		fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (S_ISREG(mode)) {
+		if (flags & O_DIRECTORY)
+			return -ENOTDIR;
+		/* O_NOATIME is refused for non-owners; drop it rather than fail. */
+		fd = open(proc, (flags & ~O_NOATIME) | O_CLOEXEC);
+	} else if (S_ISLNK(mode)) {
+		return -ELOOP;
+	} else {
+		return -ENXIO;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+int be_create(const struct export *e, int dirfd, const char *name, int flags, bool excl,
+	      mode_t mode, uid_t uid, gid_t gid, bool *created)
+{
+	/* Always exclusive on the host: O_CREAT on an existing name would
+	 * open a host FIFO or device, and under mapped-xattr would rewrite
+	 * another user's ownership. */
+	flags &= ~O_DIRECTORY;
+	int fd = openat(dirfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			export_mapped(e) ? 0600 : mode & 07777);
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !excl) {
+		int pfd = be_open_child(dirfd, name);
+		if (pfd < 0)
+			return pfd;
+		struct stat st;
+		uint32_t host_mode;
+		int rc = be_stat(e, pfd, &st, &host_mode);
+		fd = rc ? rc : be_reopen(pfd, st.st_mode, host_mode, flags);
+		close(pfd);
+		return fd;
+	}
+	if (fd < 0)
+		return -errno;
+	int rc = record_create(e, dirfd, name, S_IFREG | (mode & 07777), uid, gid, 0);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int be_mkdir(const struct export *e, int dirfd, const char *name, mode_t mode, uid_t uid,
+	     gid_t gid)
+{
+	if (mkdirat(dirfd, name, export_mapped(e) ? 0700 : mode & 07777))
+		return -errno;
+	return record_create(e, dirfd, name, S_IFDIR | (mode & 07777), uid, gid, 0);
+}
+
+int be_symlink(const struct export *e, int dirfd, const char *name, const char *target,
+	       uid_t uid, gid_t gid)
+{
+	/* The target is stored, never resolved by the server. */
+	if (!export_mapped(e))
+		return symlinkat(target, dirfd, name) ? -errno : 0;
+	/* mapped-xattr keeps a symlink as a regular file holding the target. */
+	int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(target);
+	ssize_t n = write(fd, target, len);
+	int rc = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	close(fd);
+	if (rc) {
+		unlinkat(dirfd, name, 0);
+		return rc;
+	}
+	return record_create(e, dirfd, name, S_IFLNK | 0777, uid, gid, 0);
+}
+
+int be_mknod(const struct export *e, int dirfd, const char *name, mode_t mode, dev_t rdev,
+	     uid_t uid, gid_t gid)
+{
+	/* mapped-xattr: every special file is a plain file on the host, so
+	 * the host never gets a device node from a guest. */
+	bool mapped = export_mapped(e);
+	if (mknodat(dirfd, name, mapped ? S_IFREG | 0600 : mode, mapped ? 0 : rdev))
+		return -errno;
+	return record_create(e, dirfd, name, mode, uid, gid, rdev);
+}
+
+int be_link(int fd, int dirfd, const char *name)
+{
+	/* linkat(fd, "", ..., AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the
+	 * /proc link names exactly the same inode without it. */
+	char proc[32];
+	proc_path(fd, proc);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) ? -errno : 0;
+}
+
+/* ---- names going away or moving ---- */
+
+int be_unlinkat(int dirfd, const char *name, bool dir)
+{
+	return unlinkat(dirfd, name, dir ? AT_REMOVEDIR : 0) ? -errno : 0;
+}
+
+int be_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname)
+{
+	return renameat(olddirfd, oldname, newdirfd, newname) ? -errno : 0;
+}
+
+/* Finds the parent directory and name of what fd refers to, confined to
+ * the export: the kernel's name for fd is walked again component by
+ * component from the export root with O_NOFOLLOW, and the result must be
+ * the same inode.  -EBUSY for the export root. */
+static int find_parent(const struct export *e, int fd, int *parentfd, char name[BE_NAME_BUF])
+{
+	char proc[32], path[PATH_MAX];
+	proc_path(fd, proc);
+	ssize_t n = readlink(proc, path, sizeof path - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= sizeof path - 1)
+		return -ENAMETOOLONG;
+	path[n] = '\0';
+	size_t rootlen = strlen(e->realpath);
+	const char *rel;
+	if (!strcmp(e->realpath, "/"))
+		rel = path + 1;
+	else if (!strncmp(path, e->realpath, rootlen) && path[rootlen] == '/')
+		rel = path + rootlen + 1;
+	else if (!strcmp(path, e->realpath))
+		return -EBUSY;
+	else
+		return -ENOENT; /* unlinked, or moved out of the export on the host */
+	if (*rel == '\0')
+		return -EBUSY;
+
+	struct stat want;
+	int rc = be_stat_host(fd, &want);
+	if (rc)
+		return rc;
+	int dir = fcntl(e->rootfd, F_DUPFD_CLOEXEC, 0);
+	if (dir < 0)
+		return -errno;
+	const char *p = rel;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || len > NAME_MAX) {
+			close(dir);
+			return -ENOENT;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (!slash)
+			break;
+		int next = be_open_child(dir, name);
+		close(dir);
+		if (next < 0)
+			return next;
+		dir = next;
+		p = slash + 1;
+	}
+	struct stat got;
+	rc = stat_child_host(dir, name, &got);
+	if (rc == 0 && (got.st_dev != want.st_dev || got.st_ino != want.st_ino))
+		rc = -ENOENT; /* renamed under us: refuse rather than act on another file */
+	if (rc) {
+		close(dir);
+		return rc;
+	}
+	*parentfd = dir;
+	return 0;
+}
+
+int be_remove(const struct export *e, int fd, bool dir)
+{
+	int parent;
+	char name[BE_NAME_BUF];
+	int rc = find_parent(e, fd, &parent, name);
+	if (rc)
+		return rc;
+	rc = be_unlinkat(parent, name, dir);
+	close(parent);
+	return rc;
+}
+
+int be_rename(const struct export *e, int fd, int newdirfd, const char *newname)
+{
+	int parent;
+	char oldname[BE_NAME_BUF];
+	int rc = find_parent(e, fd, &parent, oldname);
+	if (rc)
+		return rc;
+	rc = be_renameat(parent, oldname, newdirfd, newname);
+	close(parent);
+	return rc;
+}
+
+/* ---- attributes ---- */
+
+int be_statfs(int fd, struct statfs *s)
+{
+	return fstatfs(fd, s) ? -errno : 0;
+}
+
+ssize_t be_readlink(const struct export *e, int fd, uint32_t host_mode, char *buf, size_t len)
+{
+	(void)e;
+	if (S_ISLNK(host_mode)) {
+		ssize_t n = readlinkat(fd, "", buf, len);
+		return n < 0 ? -errno : n;
+	}
+	/* Mapped symlink: the target is the regular file's content. */
+	char proc[32];
+	proc_path(fd, proc);
+	int rfd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	ssize_t n = pread(rfd, buf, len, 0);
+	int err = errno;
+	close(rfd);
+	return n < 0 ? -err : n;
+}
+
+static bool model_none(const struct export *e)
+{
+	return e->conf->security_model == SECMODEL_NONE;
+}
+
+int be_chmod(const struct export *e, int fd, uint32_t mode, uint32_t host_mode, mode_t perm)
+{
+	char proc[32];
+	proc_path(fd, proc);
+	if (export_mapped(e)) {
+		if (S_ISLNK(mode) && !S_ISREG(host_mode))
+			return -EOPNOTSUPP;
+		return mapped_set(proc, true, -1, -1, (mode & S_IFMT) | (perm & 07777), -1);
+	}
+	if (S_ISLNK(mode))
+		return -EOPNOTSUPP;
+	if (chmod(proc, perm & 07777))
+		return model_none(e) ? 0 : -errno;
+	return 0;
+}
+
+int be_chown(const struct export *e, int fd, uint32_t host_mode, uid_t uid, gid_t gid)
+{
+	if (export_mapped(e)) {
+		char proc[32];
+		proc_path(fd, proc);
+		if (S_ISLNK(host_mode))
+			return -EOPNOTSUPP;
+		return mapped_set(proc, true, uid == (uid_t)-1 ? -1 : (int64_t)uid,
+				  gid == (gid_t)-1 ? -1 : (int64_t)gid, -1, -1);
+	}
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return model_none(e) ? 0 : -errno;
+	return 0;
+}
+
+int be_truncate(int pathfd, int openfd, uint64_t size)
+{
+	if (size > INT64_MAX)
+		return -EFBIG;
+	if (openfd >= 0)
+		return ftruncate(openfd, (off_t)size) ? -errno : 0;
+	char proc[32];
+	proc_path(pathfd, proc);
+	return truncate(proc, (off_t)size) ? -errno : 0;
+}
+
+int be_utimes(const struct export *e, int fd, uint32_t host_mode, const struct timespec ts[2])
+{
+	if (!S_ISLNK(host_mode)) {
+		char proc[32];
+		proc_path(fd, proc);
+		return utimensat(AT_FDCWD, proc, ts, 0) ? -errno : 0;
+	}
+	/* The /proc link would resolve to the symlink but utimensat cannot
+	 * take AT_SYMLINK_NOFOLLOW through it: use the parent found inside
+	 * the export. */
+	int parent;
+	char name[BE_NAME_BUF];
+	int rc = find_parent(e, fd, &parent, name);
+	if (rc)
+		return rc;
+	rc = utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+	close(parent);
+	return rc;
+}
+
+/* ---- data ---- */
+
+ssize_t be_read(int fd, void *buf, size_t count, uint64_t off)
+{
+	if (off > INT64_MAX)
+		return -EINVAL;
+	ssize_t n = pread(fd, buf, count, (off_t)off);
+	return n < 0 ? -errno : n;
+}
+
+/* The kernel's rule for a write by a process without CAP_FSETID, applied
+ * to the stored mode: set-user-ID goes, set-group-ID too when the group
+ * may execute (without it the bit means mandatory locking). */
+static void mapped_clear_setid(int fd)
+{
+	uint32_t v32;
+	if (fgetxattr(fd, X_MODE, &v32, sizeof v32) != sizeof v32)
+		return;
+	uint32_t mode = le32toh(v32), kill = S_ISUID;
+	if (mode & S_IXGRP)
+		kill |= S_ISGID;
+	if (!(mode & kill))
+		return;
+	v32 = htole32(mode & ~kill);
+	fsetxattr(fd, X_MODE, &v32, sizeof v32, 0);
+}
+
+ssize_t be_write(const struct export *e, int fd, const void *buf, size_t count, uint64_t off,
+		 uid_t guest_uid)
+{
+	if (off > INT64_MAX)
+		return -EINVAL;
+	if (export_mapped(e) && guest_uid != 0)
+		mapped_clear_setid(fd);
+	ssize_t n = pwrite(fd, buf, count, (off_t)off);
+	return n < 0 ? -errno : n;
+}
+
+int be_fsync(int fd, bool datasync)
+{
+	return (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0;
+}
+
+ssize_t be_getdents(int fd, void *buf, size_t len)
+{
+	ssize_t n = getdents64(fd, buf, len);
+	return n < 0 ? -errno : n;
+}
+
+int be_seekdir(int fd, int64_t off)
+{
+	return lseek(fd, off, SEEK_SET) < 0 ? -errno : 0;
+}
+
+int be_lock(int fd, bool set, struct flock *fl)
+{
+	return fcntl(fd, set ? F_OFD_SETLK : F_OFD_GETLK, fl) ? -errno : 0;
+}
+
+/* ---- xattrs ---- */
+
+/* The host name of a guest xattr name: under mapped-xattr the guest's
+ * POSIX ACLs live in user.virtfs.system.posix_acl_* (QEMU's names), and
+ * user.virtfs.* itself does not exist for the guest (NULL). */
+static const char *host_xattr_name(const struct export *e, const char *name, char *buf,
+				   size_t cap)
+{
+	if (!export_mapped(e))
+		return name;
+	if (!strncmp(name, VIRTFS, strlen(VIRTFS)))
+		return NULL;
+	if (!strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT)) {
+		snprintf(buf, cap, VIRTFS "%s", name);
+		return buf;
+	}
+	return name;
+}
+
+/* The guest's name for a host xattr name, NULL if the guest does not see it. */
+static const char *guest_xattr_name(const struct export *e, const char *name)
+{
+	if (!export_mapped(e))
+		return name;
+	if (!strncmp(name, VIRTFS, strlen(VIRTFS))) {
+		const char *rest = name + strlen(VIRTFS);
+		return !strcmp(rest, ACL_ACCESS) || !strcmp(rest, ACL_DEFAULT) ? rest : NULL;
+	}
+	/* The host's own ACLs are the daemon's permissions, not the guest's. */
+	if (!strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT))
+		return NULL;
+	return name;
+}
+
+ssize_t be_xattr_get(const struct export *e, int fd, const char *name, void *buf, size_t size)
+{
+	char hbuf[BE_NAME_BUF + 16];
+	const char *host = host_xattr_name(e, name, hbuf, sizeof hbuf);
+	if (!host)
+		return -ENODATA;
+	char proc[32];
+	proc_path(fd, proc);
+	ssize_t n = getxattr(proc, host, buf, size);
+	return n < 0 ? -errno : n;
+}
+
+ssize_t be_xattr_list(const struct export *e, int fd, char *buf, size_t size)
+{
+	char proc[32];
+	proc_path(fd, proc);
+	ssize_t n = listxattr(proc, buf, size);
+	if (n < 0)
+		return -errno;
+	if (!buf)
+		return n; /* guest names are never longer than host names */
+	size_t out = 0;
+	for (size_t pos = 0; pos < (size_t)n;) {
+		size_t len = strnlen(buf + pos, (size_t)n - pos) + 1;
+		const char *g = guest_xattr_name(e, buf + pos);
+		if (g) {
+			size_t glen = strlen(g) + 1;
+			memmove(buf + out, g, glen);
+			out += glen;
+		}
+		pos += len;
+	}
+	return (ssize_t)out;
+}
+
+int be_xattr_settable(const struct export *e, const char *name)
+{
+	char hbuf[BE_NAME_BUF + 16];
+	return host_xattr_name(e, name, hbuf, sizeof hbuf) ? 0 : -EACCES;
+}
+
+int be_xattr_set(const struct export *e, int fd, const char *name, const void *value,
+		 size_t size, int flags)
+{
+	char hbuf[BE_NAME_BUF + 16];
+	const char *host = host_xattr_name(e, name, hbuf, sizeof hbuf);
+	if (!host)
+		return -EACCES;
+	char proc[32];
+	proc_path(fd, proc);
+	int rc = size == 0 && (flags & XATTR_REPLACE) ? removexattr(proc, host)
+						       : setxattr(proc, host, value, size, flags);
+	return rc ? -errno : 0;
+}

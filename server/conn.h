@@ -1,0 +1,167 @@
+/* Client connections and the life of a request.
+ *
+ * conn.c owns everything here: framing, tags, Tversion and Tflush, the
+ * reply encoder, the send queue, backpressure, blocking-lock waits, and the
+ * hand-over of requests to the worker threads and back.  What a request
+ * does is dispatch.c's (the contract table); conn.c only asks it to
+ * prepare, run and finish a request.
+ *
+ * Threading: the loop thread owns every connection and request; a worker
+ * touches only the request it runs (and, for a lone request, sends its
+ * reply under conn->wlock: see req_reply_from_worker in conn.c).
+ */
+#ifndef NINEPD_SERVER_CONN_H
+#define NINEPD_SERVER_CONN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "proto/9p.h"
+#include "server/creds.h"
+#include "server/export.h"
+#include "server/fid.h"
+#include "server/snapshot.h"
+#include "server/workq.h"
+
+struct conn;
+
+enum req_state {
+	REQ_NEW = 0,
+	REQ_QUEUED,    /* submitted to the worker queue */
+	REQ_LOCKWAIT,  /* waiting to retry a blocking Tlock */
+	REQ_DONE,      /* reply encoded, queued for sending */
+};
+
+struct req {
+	struct conn *conn;
+	struct cfg_snapshot *snap; /* the configuration it runs under */
+	struct workq_item work;
+	enum req_state state;
+	uint32_t generation; /* the session (Tversion) it belongs to */
+	bool flushed;        /* a Tflush cancelled it: no reply is sent */
+	struct np_msg in;
+	uint8_t *inbuf;
+	uint32_t incap;
+	uint8_t *outbuf;     /* outsmall, or a heap buffer for large replies */
+	uint8_t *outsmall;   /* REQ_SMALL_OUT bytes, kept with the request */
+	uint32_t outcap;
+	uint32_t outlen;
+	struct np_msg out;
+	int err;             /* 0 or -errno; nonzero -> Rlerror */
+	struct fid *fid;     /* references held while the request runs */
+	struct fid *fid2;
+	struct fid *newfid;  /* created by walk/xattrwalk, installed when done */
+	int open_fd;         /* Tlopen's new descriptor, installed when done */
+	struct cred cred;    /* the credentials its work runs with */
+	uint64_t lock_retry_at; /* uv_now() time of the next Tlock try */
+	uint32_t lock_wait_ms;
+	uint32_t charge;     /* bytes counted against the connection's limit */
+	struct req *flushers; /* Tflush requests waiting for this one */
+	atomic_bool direct;   /* a worker sent the reply (req_reply_from_worker) */
+	uint32_t direct_sent; /* ... but only these first bytes: the loop sends the rest */
+	struct req *tnext;   /* tag hash chain */
+	struct req *qnext;   /* send queue / free list / lock-wait list */
+};
+
+/* Make r->outbuf hold at least size bytes; 0 or -ENOMEM.  Worker-safe. */
+int req_out_reserve(struct req *r, uint32_t size);
+
+/* What the connections of one server share.  Owned by conn.c; the server
+ * embeds it and is told about two events through the hooks. */
+struct conn_hub {
+	uv_loop_t *loop;
+	struct workq *workq;
+	struct cfg_snapshot *snap;    /* the configuration new requests get */
+	struct export **exports;      /* what Tattach can reach (loop thread) */
+	size_t nexports;
+	struct users users;
+	struct conn *conns;
+	uint32_t nconns;
+	uint64_t next_conn_id;
+	struct conn *dirty;           /* connections with replies to send */
+	uv_check_t flush_check;
+	uv_timer_t lock_timer;
+	struct req *lock_waiters;
+	bool stopping;
+	size_t fid_fds;       /* descriptors held by the fids of every client */
+	size_t fid_fd_budget; /* their limit, from RLIMIT_NOFILE (dispatch.c), 0 unset */
+	/* Stopping, and nothing is in flight any more. */
+	void (*on_idle)(struct conn_hub *h);
+	/* A connection that ends the daemon (stdio) has gone. */
+	void (*on_hangup)(struct conn_hub *h);
+};
+
+#define CONN_TAG_BUCKETS 64
+#define REQ_SMALL_OUT 8192
+
+struct conn {
+	struct conn_hub *hub;
+	uint64_t id;
+	uv_stream_t *in;  /* read side */
+	uv_stream_t *out; /* write side (== in unless stdio pipes) */
+	union {
+		uv_pipe_t pipe;
+		uv_tcp_t tcp;
+	} in_h, out_h;
+	bool separate_out;
+	bool closing;
+	bool reading;
+	bool eof;            /* the client shut its side: answer what it sent, then close */
+	bool processing;     /* inside conn_process (it is not re-entrant) */
+	bool stdio;          /* daemon exits when this client hangs up */
+	int refs;            /* requests alive + 1 while open */
+	uint32_t msize;
+	bool versioned;
+	uint32_t generation;
+	uint8_t *rbuf;
+	uint32_t rlen, rcap;
+	struct req *parked;  /* reuses the tag of a request a worker answered (handle_req) */
+	uint32_t parked_size;
+	struct req *partial; /* a large frame being read into its own buffer */
+	uint32_t partial_len, partial_size;
+	struct fid_table fids;
+	struct req *tags[CONN_TAG_BUCKETS];
+	uint32_t inflight;
+	struct req *sendq_head, *sendq_tail;
+	uint32_t sendq_len;
+	size_t write_bytes;  /* bytes handed to uv_write, not yet written */
+	/* Workers may send a reply themselves when nothing else is being sent
+	 * (req_reply_from_worker); wlock orders that against the loop thread's
+	 * writes: it guards sendq, write_bytes, closing, generation and
+	 * direct_partial wherever a worker may read them. */
+	pthread_mutex_t wlock;
+	int out_fd;          /* the write side's descriptor, or -1 */
+	bool direct_partial; /* a worker's reply is half sent: nothing else goes out */
+	size_t charged;      /* memory live requests hold or will need */
+	atomic_size_t xattr_bytes; /* xattr values held by fids (fid_charge_xattr) */
+	struct conn *dirty_next;
+	bool dirty;
+	struct req *free_reqs;
+	uint32_t nfree;
+	struct conn *prev, *next;
+};
+
+/* The hub's handles on loop, and its worker queue; 0 or -errno. */
+int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads);
+/* No new requests; blocking-lock waits are answered (BLOCKED); on_idle
+ * follows once nothing is in flight. */
+void conn_hub_stop(struct conn_hub *h);
+/* Closes every connection and the hub's handles (after on_idle, or when
+ * draining took too long). */
+void conn_hub_close(struct conn_hub *h);
+/* After the loop has ended: frees what the hub holds. */
+void conn_hub_free(struct conn_hub *h);
+uint32_t conn_hub_inflight(const struct conn_hub *h);
+/* Sends what the loop iteration produced (the check handle does it). */
+void conn_hub_flush(struct conn_hub *h);
+
+struct conn *conn_new(struct conn_hub *h);
+/* Starts serving once c->in and c->out are set; 0 or -errno. */
+int conn_start(struct conn *c);
+void conn_close(struct conn *c);
+
+#endif

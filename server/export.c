@@ -1,0 +1,212 @@
+/* Exports: opening them, their identity rules and their qids (export.h). */
+#include "server/export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "remap/state.h"
+#include "server/log.h"
+
+#define NOBODY 65534
+
+static int export_open(struct export *e, const struct export_conf *conf)
+{
+	e->conf = conf;
+	e->rootfd = open(conf->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (e->rootfd < 0) {
+		log_error("export '%s': cannot open %s: %s", conf->name, conf->path, strerror(errno));
+		return -errno;
+	}
+	e->realpath = realpath(conf->path, NULL);
+	if (!e->realpath)
+		return -errno;
+	struct stat st;
+	if (fstat(e->rootfd, &st))
+		return -errno;
+	e->root_dev = st.st_dev;
+	e->root_ino = st.st_ino;
+	if (conf->remap_state) {
+		/* Restored tables give the guest the same qid paths as before
+		 * the restart; a file that does not fit is refused, never
+		 * partly reused. */
+		char err[256] = "";
+		int rc = remap_state_load(conf->remap_state, st.st_dev, &e->remap, err, sizeof err);
+		if (rc == 0) {
+			log_info("export '%s': remap state restored from %s", conf->name,
+				 conf->remap_state);
+		} else if (rc != -ENOENT) {
+			log_error("export '%s': remap_state %s refused: %s (remove the file to start "
+				  "with fresh qid paths)",
+				  conf->name, conf->remap_state, err[0] ? err : strerror(-rc));
+			return rc;
+		}
+	}
+	if (!e->remap)
+		e->remap = remap_new(conf->multidevs, st.st_dev);
+	if (!e->remap)
+		return -ENOMEM;
+	if (conf->squash_uid >= 0 || conf->squash_gid >= 0) {
+		e->has_squash = true;
+		e->squash_uid = conf->squash_uid >= 0 ? (uid_t)conf->squash_uid : NOBODY;
+		e->squash_gid = conf->squash_gid >= 0 ? (gid_t)conf->squash_gid : NOBODY;
+	}
+	log_info("export '%s': %s (device %u:%u, multidevs=%s, security_model=%s%s)", conf->name,
+		 e->realpath, major(st.st_dev), minor(st.st_dev),
+		 multidevs_policy_name(conf->multidevs), security_model_name(conf->security_model),
+		 conf->readonly ? ", read-only" : "");
+	return 0;
+}
+
+void export_free(struct export *e)
+{
+	if (!e)
+		return;
+	if (e->rootfd >= 0)
+		close(e->rootfd);
+	free(e->realpath);
+	remap_free(e->remap);
+	cfg_snapshot_unref(e->snap);
+	free(e);
+}
+
+int export_new(struct cfg_snapshot *snap, const struct export_conf *conf, struct export **out)
+{
+	struct export *e = calloc(1, sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	e->rootfd = -1;
+	e->snap = cfg_snapshot_ref(snap);
+	int rc = export_open(e, conf);
+	if (rc) {
+		export_free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool export_conf_same(const struct export_conf *a, const struct export_conf *b)
+{
+	return str_eq(a->name, b->name) && str_eq(a->path, b->path) &&
+	       a->multidevs == b->multidevs && a->security_model == b->security_model &&
+	       a->readonly == b->readonly && a->squash_uid == b->squash_uid &&
+	       a->squash_gid == b->squash_gid && str_eq(a->remap_state, b->remap_state);
+}
+
+void export_save_state(struct export *e)
+{
+	if (!e->remap || !e->conf->remap_state)
+		return;
+	char err[256] = "";
+	int rc = remap_state_save(e->remap, e->conf->remap_state, err, sizeof err);
+	if (rc)
+		log_error("export '%s': cannot save remap state to %s: %s", e->conf->name,
+			  e->conf->remap_state, err[0] ? err : strerror(-rc));
+	else
+		log_info("export '%s': remap state saved to %s", e->conf->name,
+			 e->conf->remap_state);
+}
+
+void export_log_stats(struct export *e)
+{
+	if (!e->remap)
+		return;
+	struct remap_stats s;
+	remap_get_stats(e->remap, &s);
+	log_info("export '%s': multidevs=%s: %llu devices seen, %llu prefixes, "
+		 "%llu exact-map entries, %llu forbidden accesses",
+		 e->conf->name, multidevs_policy_name(remap_policy(e->remap)),
+		 (unsigned long long)s.devices, (unsigned long long)s.prefixes,
+		 (unsigned long long)s.exact_entries, (unsigned long long)s.forbidden);
+}
+
+bool export_mapped(const struct export *e)
+{
+	return e->conf->security_model == SECMODEL_MAPPED_XATTR;
+}
+
+bool export_is_root(const struct export *e, const struct stat *st)
+{
+	return st->st_dev == e->root_dev && st->st_ino == e->root_ino;
+}
+
+void export_cred(const struct export *e, const struct user *u, gid_t gid, bool gid_given,
+		 struct cred *out)
+{
+	enum security_model m = e->conf->security_model;
+	if (m == SECMODEL_MAPPED_XATTR || (m == SECMODEL_NONE && !e->has_squash)) {
+		out->caps = CRED_CAPS_DAEMON;
+		out->uid = (uid_t)-1; /* creds_enter_daemon fills them */
+		out->gid = (gid_t)-1;
+	} else if (e->has_squash) {
+		out->uid = e->squash_uid;
+		out->gid = e->squash_gid;
+		out->caps = CRED_CAPS_NONE;
+	} else {
+		out->uid = u->uid;
+		out->gid = gid_given ? gid : u->gid;
+		out->caps = u->uid == 0 ? CRED_CAPS_ROOT : CRED_CAPS_CLIENT;
+	}
+}
+
+uid_t export_owner_uid(const struct export *e, const struct user *u)
+{
+	return e->has_squash ? e->squash_uid : u->uid;
+}
+
+gid_t export_owner_gid(const struct export *e, const struct user *u, gid_t requested)
+{
+	(void)u;
+	return e->has_squash ? e->squash_gid : requested;
+}
+
+static uint8_t qid_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return NP_QTDIR;
+	if (S_ISLNK(mode))
+		return NP_QTSYMLINK;
+	return NP_QTFILE;
+}
+
+int export_qid(struct export *e, const struct stat *st, int fd, const char *name,
+	       struct np_qid *q)
+{
+	uint64_t path;
+	enum remap_event ev = REMAP_EVENT_NONE;
+	int rc = remap_qid_path(e->remap, st->st_dev, st->st_ino, st->st_mode & S_IFMT, &path, &ev);
+	if (ev != REMAP_EVENT_NONE) {
+		char proc[32], where[PATH_MAX];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(proc, where, sizeof where - 1);
+		where[n > 0 ? n : 0] = '\0';
+		if (ev == REMAP_EVENT_FIRST_FORBIDDEN)
+			log_error("export '%s': multidevs=forbid: access to device %u:%u refused "
+				  "(EXDEV) at %s%s%s; further refusals are not logged",
+				  e->conf->name, major(st->st_dev), minor(st->st_dev), where,
+				  name ? "/" : "", name ? name : "");
+		else
+			log_warn("export '%s': multidevs=%s: second device %u:%u met at %s%s%s; "
+				 "inode numbers may collide (use multidevs=remap)",
+				 e->conf->name, multidevs_policy_name(remap_policy(e->remap)),
+				 major(st->st_dev), minor(st->st_dev), where, name ? "/" : "",
+				 name ? name : "");
+	}
+	if (rc)
+		return rc;
+	q->type = qid_type(st->st_mode);
+	q->version = 0;
+	q->path = path;
+	return 0;
+}

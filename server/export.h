@@ -1,0 +1,67 @@
+/* An export: one host directory served under one name, with its options
+ * (read-only, squash ids, security model) and its multidevs engine.
+ *
+ * The loop thread opens and frees exports (startup, SIGHUP); workers read
+ * them while a request that reached one through a fid runs (a fid holds no
+ * reference: an export a reload removes is retired, not freed, until
+ * exit).  Its configuration never changes: a reload that changes an
+ * export's options makes a new export. */
+#ifndef NINEPD_SERVER_EXPORT_H
+#define NINEPD_SERVER_EXPORT_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+#include "proto/9p.h"
+#include "remap/remap.h"
+#include "server/creds.h"
+#include "server/snapshot.h"
+
+struct export {
+	const struct export_conf *conf; /* lives in snap */
+	struct cfg_snapshot *snap;
+	char *realpath;      /* canonical host path of the root */
+	int rootfd;          /* O_PATH directory fd */
+	dev_t root_dev;
+	ino_t root_ino;
+	struct remap *remap; /* the multidevs policy engine */
+	bool has_squash;
+	uid_t squash_uid;    /* squash_uid/squash_gid, 65534 when one is unset */
+	gid_t squash_gid;
+	struct export *retired_next; /* removed by a reload, freed at exit */
+};
+
+/* Opens conf's directory and its multidevs state; 0 or -errno (logged).
+ * conf lies in snap, of which the export takes a reference. */
+int export_new(struct cfg_snapshot *snap, const struct export_conf *conf, struct export **out);
+void export_free(struct export *e); /* NULL is a no-op */
+/* True when a reload may keep an export of a for a configuration b. */
+bool export_conf_same(const struct export_conf *a, const struct export_conf *b);
+/* Writes the remap_state file, if the export has one (logged). */
+void export_save_state(struct export *e);
+void export_log_stats(struct export *e);
+
+bool export_mapped(const struct export *e); /* security_model=mapped-xattr */
+bool export_is_root(const struct export *e, const struct stat *st);
+
+/* The identity a request of user u runs as on the host, when it names gid
+ * (creations, chown; gid_given false: u's own gid):
+ *   passthrough  u's uid and that gid, root or client capabilities;
+ *   squash ids   the squash user, no capabilities (any model but mapped);
+ *   mapped, none the daemon. */
+void export_cred(const struct export *e, const struct user *u, gid_t gid, bool gid_given,
+		 struct cred *out);
+/* The owner recorded for what u creates (mapped-xattr keeps it in an
+ * xattr; passthrough gets it from the fsuid and fsgid). */
+uid_t export_owner_uid(const struct export *e, const struct user *u);
+gid_t export_owner_gid(const struct export *e, const struct user *u, gid_t requested);
+
+/* The qid of a file as the export's multidevs policy gives it; a
+ * first-time event (second device, refused device) is logged, naming the
+ * place by fd (and name below it).  0 or -EXDEV (forbid). */
+int export_qid(struct export *e, const struct stat *st, int fd, const char *name,
+	       struct np_qid *q);
+
+#endif

@@ -1,0 +1,91 @@
+/* Fids: what a client's fid number stands for, and the per-connection
+ * table of them.
+ *
+ * A fid object is reference counted: the table holds one reference, and
+ * every request that uses the fid holds one while it runs, so a Tclunk or
+ * a replacement (walk with newfid == fid, Tlcreate, Txattrcreate) never
+ * closes a descriptor under a request still using it.  References and
+ * the table change on the loop thread only; a worker touches a fid's
+ * descriptors, and fid->lock for the state concurrent requests share. */
+#ifndef NINEPD_SERVER_FID_H
+#define NINEPD_SERVER_FID_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/9p.h"
+#include "server/creds.h"
+#include "server/export.h"
+
+enum fid_kind {
+	FID_FILE = 0,    /* a file system object (pathfd valid) */
+	FID_XATTR_READ,  /* result of Txattrwalk: a value or name list to read */
+	FID_XATTR_WRITE, /* after Txattrcreate: a value to write, set at clunk */
+};
+
+/* xattr values a connection's fids may hold at once: Txattrcreate
+ * allocates what it announces (up to 64 KiB) and Txattrwalk keeps the
+ * value until Tclunk, so without a bound a client could pin 64 KiB per
+ * fid, gigabytes with max_fids.  8 MiB is 128 largest values in flight;
+ * Linux holds one per getxattr/setxattr call for its duration. */
+#define CONN_XATTR_MAX ((size_t)8 << 20)
+
+struct fid {
+	uint32_t num;
+	int refs;            /* loop thread only */
+	enum fid_kind kind;
+	struct export *exp;
+	struct user *user;   /* who attached */
+	int pathfd;          /* O_PATH (or a dup of the open fd) */
+	int fd;              /* open fd after Tlopen/Tlcreate, else -1 */
+	int open_flags;
+	uint32_t mode;       /* the object's mode as the guest sees it */
+	uint32_t host_mode;  /* its mode on the host (differs under mapped-xattr) */
+	struct np_qid qid;
+	bool opening;        /* a Tlopen/Tlcreate is in flight */
+	pthread_mutex_t lock; /* dirpos and xattr buffer */
+	int64_t dirpos;      /* offset the dir fd is at, -1 unknown */
+	/* xattr fids */
+	char *xname;
+	uint8_t *xbuf;
+	uint64_t xsize;      /* declared size (write) or value size (read) */
+	uint64_t xfill;      /* bytes written so far */
+	uint32_t xflags;
+	uint8_t table_fds;   /* descriptors counted in fid_table.open_fds */
+	atomic_size_t *xattr_account; /* the connection's xattr_bytes, once charged */
+	size_t xattr_charged;         /* bytes of xbuf counted there */
+	struct fid *hnext;   /* hash chain */
+};
+
+struct fid_table {
+	struct fid **buckets;
+	uint32_t nbuckets;
+	uint32_t count;
+	size_t *open_fds;    /* the server's count of descriptors fids hold */
+};
+
+void fid_table_init(struct fid_table *t);
+void fid_table_free(struct fid_table *t);
+struct fid *fid_lookup(struct fid_table *t, uint32_t num);
+int fid_insert(struct fid_table *t, struct fid *f);
+/* The descriptors f holds (its O_PATH fd, its open fd). */
+unsigned fid_fd_count(const struct fid *f);
+/* After f, if it is in t, gained or lost a descriptor: count it. */
+void fid_table_recount(struct fid_table *t, struct fid *f);
+struct fid *fid_remove(struct fid_table *t, uint32_t num);
+/* True when some fid of t belongs to e. */
+bool fid_table_uses(const struct fid_table *t, const struct export *e);
+struct fid *fid_new(uint32_t num);
+/* A fresh fid standing for num, with like's export and user. */
+struct fid *fid_like(uint32_t num, const struct fid *like);
+/* Counts n bytes of xattr value buffer against *account (a connection's
+ * xattr_bytes) instead of what f held before; -ENOMEM past CONN_XATTR_MAX.
+ * Any thread; fid_unref gives the bytes back. */
+int fid_charge_xattr(struct fid *f, atomic_size_t *account, size_t n);
+struct fid *fid_ref(struct fid *f);
+void fid_unref(struct fid *f); /* closes fds and frees at zero */
+
+#endif
