@@ -185,44 +185,6 @@ static int check_exports(const struct ninepd_config *cfg, FILE *err)
 	return bad;
 }
 
-/* Returns NULL if addr is well-formed, else what is wrong with it. */
-static const char *listen_problem(const char *addr)
-{
-	const char *host, *port, *end;
-	unsigned long p;
-
-	if (!strcmp(addr, "stdio"))
-		return NULL;
-	if (!strncmp(addr, "unix:", 5)) {
-		if (!addr[5])
-			return "empty socket path";
-		if (strlen(addr + 5) >= CONFIG_UNIX_PATH_MAX)
-			return "socket path longer than 107 bytes";
-		return NULL;
-	}
-	if (strncmp(addr, "tcp:", 4))
-		return "unknown address type";
-	host = addr + 4;
-	if (*host == '[') {
-		end = strchr(host, ']');
-		if (!end || end == host + 1 || end[1] != ':')
-			return "expected tcp:[IPV6]:PORT";
-		port = end + 2;
-	} else {
-		port = strrchr(host, ':');
-		if (!port || port == host)
-			return "expected tcp:HOST:PORT";
-		if (memchr(host, ':', (size_t)(port - host)))
-			return "an IPv6 host must be in brackets: tcp:[IPV6]:PORT";
-		port++;
-	}
-	errno = 0;
-	p = strtoul(port, (char **)&end, 10);
-	if (*port < '0' || *port > '9' || *end || errno || p < 1 || p > 65535)
-		return "port is not a number from 1 to 65535";
-	return NULL;
-}
-
 /* How the listen setting is spelled where it came from. */
 static const char *listen_key(const struct config_origin *o)
 {
@@ -236,16 +198,10 @@ static int check_listen(const struct ninepd_config *cfg, FILE *err)
 
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		const struct config_origin *o = &cfg->listen_origin[i];
-		const char *addr = cfg->listen[i];
-		const char *problem = listen_problem(addr);
+		const struct listen_addr *a = &cfg->listen_addrs[i];
+		const char *addr = a->text;
 
-		if (problem) {
-			config_error(err, o, 0, "%s'%s': %s (accepted: " ACCEPTED_LISTEN ")",
-				     listen_key(o), addr, problem);
-			bad++;
-			continue;
-		}
-		if (!strcmp(addr, "stdio") && stdio++) {
+		if (a->kind == LISTEN_STDIO && stdio++) {
 			config_error(err, o, 0,
 				     "%sstdio given more than once (accepted: at most one stdio)",
 				     listen_key(o));
@@ -253,7 +209,7 @@ static int check_listen(const struct ninepd_config *cfg, FILE *err)
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
-			if (strcmp(cfg->listen[j], addr) || !strcmp(addr, "stdio"))
+			if (strcmp(cfg->listen_addrs[j].text, addr) || a->kind == LISTEN_STDIO)
 				continue;
 			config_error(err, o, 0, "%s'%s' given twice (accepted: distinct addresses)",
 				     listen_key(o), addr);
@@ -380,7 +336,7 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 		fprintf(out, "# exports imported from %s\n", cfg->libvirt_xml);
 	fputs("\n[server]\n", out);
 	for (size_t i = 0; i < cfg->nlisten; i++)
-		fprintf(out, "listen = %s\n", cfg->listen[i]);
+		fprintf(out, "listen = %s\n", cfg->listen_addrs[i].text);
 	if (!cfg->nlisten)
 		fputs("# listen: not set; the daemon uses its default\n", out);
 	fprintf(out, "max_msize = %u\n", (unsigned)cfg->max_msize);
