@@ -1318,50 +1318,191 @@ Test(config, validate_refuses_remap_state_without_multidevs_remap)
 		       "(this export has multidevs = default)\n");
 }
 
-Test(config, validate_refuses_remap_state_in_a_missing_directory)
+/* An export of tmpdir/export with multidevs = remap, for remap_state
+ * tests: its state file belongs outside it, in tmpdir. */
+static struct export_conf *remap_export(void)
 {
 	struct export_conf *e = valid_config();
+	char path[PATH_MAX];
 
+	make_dir(tmp_path(path, sizeof(path), "export"));
+	free(e->path);
+	e->path = strdup(path);
 	e->multidevs = MULTIDEVS_REMAP;
-	e->remap_state = strdup("/nonexistent/ninepd/state");
-	expect_invalid("command line: -e root: remap_state: directory '/nonexistent/ninepd' does "
-		       "not exist (accepted: a file in an existing directory)\n");
+	return e;
+}
+
+/* expect_invalid() of "command line: -e root: remap_state: " + the rest,
+ * formatted. */
+static void expect_invalid_state(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void expect_invalid_state(const char *fmt, ...)
+{
+	char *rest, *want;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert_neq(vasprintf(&rest, fmt, ap), -1);
+	va_end(ap);
+	cr_assert_neq(asprintf(&want, "command line: -e root: remap_state: %s (accepted: a regular "
+				      "file or none yet, in an existing directory outside every "
+				      "export, with no symbolic link on the path)\n",
+			       rest),
+		      -1);
+	expect_invalid(want);
+	free(rest);
+	free(want);
+}
+
+Test(config, validate_refuses_remap_state_in_a_missing_directory)
+{
+	remap_export()->remap_state = strdup("/nonexistent/ninepd/state");
+	expect_invalid_state("/nonexistent/ninepd/state: '/nonexistent' does not exist");
 }
 
 Test(config, validate_refuses_remap_state_that_is_a_directory)
 {
-	struct export_conf *e = valid_config();
+	remap_export()->remap_state = strdup(tmpdir);
+	expect_invalid_state("%s: not a regular file but a directory, which is refused", tmpdir);
+}
 
-	e->multidevs = MULTIDEVS_REMAP;
-	e->remap_state = strdup(tmpdir);
-	char *want;
-	cr_assert_neq(asprintf(&want,
-			       "command line: -e root: remap_state: '%s' is a directory "
-			       "(accepted: a file in an existing directory)\n",
-			       tmpdir),
-		      -1);
-	expect_invalid(want);
-	free(want);
+Test(config, validate_refuses_remap_state_ending_in_a_slash)
+{
+	char state[PATH_MAX];
+
+	remap_export()->remap_state = strdup(tmp_path(state, sizeof(state), "dir/"));
+	expect_invalid_state("%s: names a directory, not a file", state);
 }
 
 Test(config, validate_refuses_a_relative_remap_state)
 {
-	struct export_conf *e = valid_config();
-
-	e->multidevs = MULTIDEVS_REMAP;
-	e->remap_state = strdup("state");
+	remap_export()->remap_state = strdup("state");
 	expect_invalid("command line: -e root: remap_state: 'state' is not absolute (accepted: "
 		       "an absolute path)\n");
 }
 
 Test(config, validate_accepts_remap_state_in_an_existing_directory)
 {
-	struct export_conf *e = valid_config();
 	char state[PATH_MAX];
 
-	e->multidevs = MULTIDEVS_REMAP;
-	e->remap_state = strdup(tmp_path(state, sizeof(state), "root.remap"));
+	remap_export()->remap_state = strdup(tmp_path(state, sizeof(state), "root.remap"));
 	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, validate_accepts_an_existing_regular_remap_state)
+{
+	char state[PATH_MAX];
+
+	write_file(tmp_path(state, sizeof(state), "root.remap"), "");
+	remap_export()->remap_state = strdup(state);
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, validate_refuses_a_symlinked_remap_state)
+{
+	char state[PATH_MAX];
+
+	tmp_path(state, sizeof(state), "root.remap");
+	cr_assert_eq(symlink("/etc/passwd", state), 0);
+	remap_export()->remap_state = strdup(state);
+	expect_invalid_state("%s: not a regular file but a symbolic link, which is refused", state);
+}
+
+Test(config, validate_refuses_remap_state_under_a_symlinked_directory)
+{
+	char real[PATH_MAX], link[PATH_MAX], state[PATH_MAX + 16];
+
+	make_dir(tmp_path(real, sizeof(real), "real"));
+	cr_assert_eq(symlink("real", tmp_path(link, sizeof(link), "link")), 0);
+	snprintf(state, sizeof(state), "%s/root.remap", link);
+	remap_export()->remap_state = strdup(state);
+	expect_invalid_state("%s: '%s' is a symbolic link, which is not followed", state, link);
+}
+
+Test(config, validate_refuses_a_fifo_as_remap_state, .timeout = 10)
+{
+	char state[PATH_MAX];
+
+	cr_assert_eq(mkfifo(tmp_path(state, sizeof(state), "root.remap"), 0600), 0);
+	remap_export()->remap_state = strdup(state);
+	expect_invalid_state("%s: not a regular file but a FIFO, which is refused", state);
+}
+
+Test(config, validate_refuses_remap_state_inside_its_own_export)
+{
+	struct export_conf *e = remap_export();
+	char state[PATH_MAX];
+
+	e->remap_state = strdup(tmp_path(state, sizeof(state), "export/root.remap"));
+	expect_invalid_state("'%s' is inside export 'root' (%s/export)", state, tmpdir);
+}
+
+Test(config, validate_refuses_remap_state_deep_inside_another_export)
+{
+	char other[PATH_MAX], state[PATH_MAX];
+
+	make_dir(tmp_path(other, sizeof(other), "other"));
+	make_dir(tmp_path(state, sizeof(state), "other/sub"));
+	remap_export()->remap_state =
+		strdup(tmp_path(state, sizeof(state), "other/sub/root.remap"));
+	cr_assert_eq(config_add_export(&cfg, &(struct export_conf){.name = "other",
+								   .path = other}),
+		     0);
+	expect_invalid_state("'%s' is inside export 'other' (%s)", state, other);
+}
+
+Test(config, validate_compares_real_paths_to_find_a_state_file_in_an_export)
+{
+	struct export_conf *e = remap_export();
+	char link[PATH_MAX], state[PATH_MAX];
+
+	/* The export is named through a link, the state file by its real path. */
+	cr_assert_eq(symlink("export", tmp_path(link, sizeof(link), "via-link")), 0);
+	free(e->path);
+	e->path = strdup(link);
+	e->remap_state = strdup(tmp_path(state, sizeof(state), "export/root.remap"));
+	expect_invalid_state("'%s' is inside export 'root' (%s/export)", state, tmpdir);
+}
+
+Test(config, validate_accepts_remap_state_beside_an_export_that_shares_its_prefix)
+{
+	char state[PATH_MAX];
+
+	make_dir(tmp_path(state, sizeof(state), "export2"));
+	/* tmpdir/export2 is not inside tmpdir/export. */
+	remap_export()->remap_state = strdup(tmp_path(state, sizeof(state), "export2/root.remap"));
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, validate_refuses_remap_state_anywhere_when_root_is_exported)
+{
+	struct export_conf *e = remap_export();
+	char state[PATH_MAX];
+
+	free(e->path);
+	e->path = strdup("/");
+	e->remap_state = strdup(tmp_path(state, sizeof(state), "root.remap"));
+	expect_invalid_state("'%s' is inside export 'root' (/)", state);
+}
+
+Test(config, file_remap_state_inside_an_export_names_file_line_and_key)
+{
+	char data[PATH_MAX], *want;
+
+	make_dir(tmp_path(data, sizeof(data), "data"));
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[export data]\npath = data\nmultidevs = remap\n"
+			      "remap_state = data/.remap\n");
+	cr_expect_eq(load(NULL, "-c", conf_path, NULL), -1);
+	cr_assert_neq(asprintf(&want,
+			       "%s:4: [export data] remap_state: '%s/data/.remap' is inside export "
+			       "'data' (%s/data) (accepted: a regular file or none yet, in an "
+			       "existing directory outside every export, with no symbolic link on "
+			       "the path)\n",
+			       conf_path, tmpdir, tmpdir),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
 }
 
 /* ---- listen addresses ------------------------------------------------ */
@@ -1919,7 +2060,7 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "readonly = yes\n"
 			 "squash_uid = 1000\n"
 			 "squash_gid = 100\n"
-			 "remap_state = " TEST_DATA "/data.remap\n"
+			 "remap_state = " TEST_DATA "/../../good-conf.remap\n"
 			 "\n"
 			 "[export parent]\n"
 			 "path = " TEST_DATA "/..\n"
