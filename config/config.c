@@ -208,11 +208,13 @@ void config_init(struct ninepd_config *cfg)
 static void free_listen(struct ninepd_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nlisten; i++) {
-		free(cfg->listen[i]);
+		listen_addr_free(&cfg->listen_addrs[i]);
 		config_origin_free(&cfg->listen_origin[i]);
 	}
+	free(cfg->listen_addrs);
 	free(cfg->listen);
 	free(cfg->listen_origin);
+	cfg->listen_addrs = NULL;
 	cfg->listen = NULL;
 	cfg->listen_origin = NULL;
 	cfg->nlisten = 0;
@@ -252,34 +254,42 @@ void export_conf_free(struct export_conf *e)
 }
 
 int config_add_listen_at(struct ninepd_config *cfg, const char *addr,
-			 const struct config_origin *origin)
+			 const struct config_origin *origin, char *msg, size_t msglen)
 {
 	size_t n = cfg->nlisten + 1;
-	char **listen = realloc(cfg->listen, n * sizeof(*listen));
+	struct listen_addr a, *addrs;
 	struct config_origin *lo;
-	char *copy;
+	char **listen;
+	int rc = listen_addr_parse(&a, addr, msg, msglen);
 
-	if (!listen)
-		return -ENOMEM;
-	cfg->listen = listen;
-	lo = realloc(cfg->listen_origin, n * sizeof(*lo));
-	if (!lo)
-		return -ENOMEM;
-	cfg->listen_origin = lo;
-	lo[n - 1] = (struct config_origin){0};
-	if (!(copy = strdup(addr)) ||
-	    (origin && config_origin_set(&lo[n - 1], origin->file, origin->line) < 0)) {
-		free(copy);
+	if (rc < 0)
+		return rc;
+	if ((addrs = realloc(cfg->listen_addrs, n * sizeof(*addrs))))
+		cfg->listen_addrs = addrs;
+	if ((listen = realloc(cfg->listen, n * sizeof(*listen))))
+		cfg->listen = listen;
+	if ((lo = realloc(cfg->listen_origin, n * sizeof(*lo))))
+		cfg->listen_origin = lo;
+	if (!addrs || !listen || !lo) {
+		listen_addr_free(&a);
 		return -ENOMEM;
 	}
-	listen[n - 1] = copy;
+	lo[n - 1] = (struct config_origin){0};
+	if (origin && config_origin_set(&lo[n - 1], origin->file, origin->line) < 0) {
+		listen_addr_free(&a);
+		return -ENOMEM;
+	}
+	addrs[n - 1] = a;
+	listen[n - 1] = a.text;
 	cfg->nlisten = n;
 	return 0;
 }
 
 int config_add_listen(struct ninepd_config *cfg, const char *addr)
 {
-	return config_add_listen_at(cfg, addr, NULL);
+	char msg[160];
+
+	return config_add_listen_at(cfg, addr, NULL, msg, sizeof(msg));
 }
 
 static int strdup_opt(char **dst, const char *src)
@@ -622,7 +632,15 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 
 		switch (c) {
 		case 'l':
-			if (config_add_listen(cfg, optarg) < 0)
+			rc = config_add_listen_at(cfg, optarg, NULL, msg, sizeof(msg));
+			if (rc == -EINVAL) {
+				/* A bad address is a bad setting, reported as the
+				 * file's listen is, not as a usage error. */
+				config_error(err, &(struct config_origin){0}, 0, "-l '%s': %s",
+					     optarg, msg);
+				return -1;
+			}
+			if (rc < 0)
 				return usage_error(err, "out of memory");
 			break;
 		case 'e':
@@ -693,12 +711,14 @@ int config_merge(struct ninepd_config *cfg, const struct ninepd_config *cmd)
 	/* Only the files' exports can be replaced: two -e with one name are
 	 * a mistake that config_validate() reports. */
 	size_t nfile = cfg->nexports;
+	char msg[160];
 
 	if (cmd->nlisten) {
 		free_listen(cfg);
 		for (size_t i = 0; i < cmd->nlisten; i++)
-			if (config_add_listen_at(cfg, cmd->listen[i], &cmd->listen_origin[i]) < 0)
-				return -ENOMEM;
+			if (config_add_listen_at(cfg, cmd->listen_addrs[i].text,
+						 &cmd->listen_origin[i], msg, sizeof(msg)) < 0)
+				return -ENOMEM; /* cmd's addresses parsed once already */
 	}
 	for (size_t i = 0; i < cmd->nexports; i++) {
 		const struct export_conf *e = &cmd->exports[i];

@@ -70,6 +70,41 @@ struct export_conf {
 #define CONFIG_DEFAULT_FILE "/etc/ninepd.conf"
 #define CONFIG_UNIX_PATH_MAX 108 /* sizeof(sun_path), NUL included */
 
+/*
+ * A listen address, parsed once by config/ so that the server, the reload
+ * and --print-vm-args never take the text apart again.  A vsock:PORT or
+ * vsock:CID:PORT kind would be one more enum value, a cid field, and one
+ * more branch in listen_addr_parse().
+ */
+enum listen_kind {
+	LISTEN_UNIX = 1, /* unix:PATH */
+	LISTEN_TCP,      /* tcp:HOST:PORT, tcp:[IPV6]:PORT, tcp::PORT (any address) */
+	LISTEN_STDIO,    /* stdio: one client on stdin/stdout */
+};
+
+#define LISTEN_HOST_MAX 255 /* bytes of a tcp host, brackets removed */
+
+/* Every string is owned by the struct; listen_addr_free() releases them. */
+struct listen_addr {
+	enum listen_kind kind;
+	char *text;    /* as written ("tcp:[::1]:564"): for logs, and to match
+			* the listeners of two configurations on SIGHUP */
+	char *path;    /* LISTEN_UNIX: the socket path, 1..107 bytes; else NULL */
+	char *host;    /* LISTEN_TCP: a name or address, brackets removed; "" for
+			* any address; else NULL */
+	unsigned port; /* LISTEN_TCP: 1..65535; else 0 */
+};
+
+/*
+ * Parse "unix:PATH", "tcp:HOST:PORT" (HOST a name, an IPv4 address, an
+ * IPv6 address in brackets, or empty for any address; PORT decimal,
+ * 1..65535) or "stdio" into *out, which the caller releases with
+ * listen_addr_free().  Returns 0, or -EINVAL with "problem (accepted: ...)"
+ * in msg, or -ENOMEM; *out is then empty.
+ */
+int listen_addr_parse(struct listen_addr *out, const char *text, char *msg, size_t msglen);
+void listen_addr_free(struct listen_addr *a); /* leaves a empty */
+
 /* The [server] settings, to index ninepd_config.origin and .set. */
 enum server_key {
 	SERVER_KEY_LISTEN = 0,
@@ -84,8 +119,10 @@ enum server_key {
 
 struct ninepd_config {
 	/* Public: what the daemon reads. */
-	char **listen; /* "unix:PATH", "tcp:HOST:PORT", "stdio"; may be empty */
-	size_t nlisten;
+	struct listen_addr *listen_addrs; /* nlisten entries, every one parsed */
+	char **listen; /* listen_addrs[i].text, borrowed: for the server code
+			* that still reads the text */
+	size_t nlisten; /* may be 0 */
 	struct export_conf *exports;
 	size_t nexports;
 	uint32_t max_msize;
@@ -172,8 +209,9 @@ int config_resolve_paths(struct ninepd_config *cfg, FILE *err);
 /*
  * Check everything that can be checked before the daemon starts: export
  * paths exist and are directories, names are unique, enums are known,
- * numbers are in range, listen addresses are well-formed, at least one
- * export.  Prints each error to err; returns the number of errors.
+ * numbers are in range, listen addresses are distinct (each was parsed
+ * when it was added), at least one export.  Prints each error to err;
+ * returns the number of errors.
  */
 int config_validate(const struct ninepd_config *cfg, FILE *err);
 
@@ -192,11 +230,17 @@ int config_parse_export_spec(const char *spec, struct export_conf *out, char *er
 void export_conf_init(struct export_conf *e);
 void export_conf_free(struct export_conf *e); /* leaves e initialised */
 
-/* Append copies; return 0 or -ENOMEM.  config_add_listen() records the
- * command line as origin; config_add_listen_at() the given one. */
-int config_add_listen(struct ninepd_config *cfg, const char *addr);
+/*
+ * Parse addr with listen_addr_parse() and append it, with where it came
+ * from (origin NULL: the command line).  Returns 0, -ENOMEM, or -EINVAL
+ * with "problem (accepted: ...)" in msg; nothing is appended then.
+ * config_add_listen() is the same from the command line, without the
+ * message.
+ */
 int config_add_listen_at(struct ninepd_config *cfg, const char *addr,
-			 const struct config_origin *origin);
+			 const struct config_origin *origin, char *msg, size_t msglen);
+int config_add_listen(struct ninepd_config *cfg, const char *addr);
+/* Append a copy; 0 or -ENOMEM. */
 int config_add_export(struct ninepd_config *cfg, const struct export_conf *e);
 
 /* "passthrough"/"mapped-xattr"/"mapped"/"none"/"squash" -> model; -1 if unknown. */

@@ -163,7 +163,7 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 	const struct config_number *num;
 	char msg[160];
 	uint64_t v;
-	int k, level;
+	int k, level, rc;
 
 	for (k = 0; k < SERVER_KEY_COUNT; k++)
 		if (!strcmp(name, config_server_keys[k]))
@@ -184,7 +184,10 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 			if (!*a)
 				ini_error(st, "[server] listen: empty address (accepted: "
 					      ACCEPTED_LISTEN ", separated by commas)");
-			else if (config_add_listen_at(cfg, a, &st->where) < 0)
+			else if ((rc = config_add_listen_at(cfg, a, &st->where, msg,
+							    sizeof(msg))) == -EINVAL)
+				ini_error(st, "[server] listen: '%s': %s", a, msg);
+			else if (rc < 0)
 				st->enomem = true;
 		}
 		return;

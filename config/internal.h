@@ -14,6 +14,9 @@
 #define ACCEPTED_LOG_LEVEL "error, warn, info, debug"
 #define ACCEPTED_BOOL "yes, no, true, false, on, off, 1, 0"
 #define ACCEPTED_LISTEN "unix:PATH, tcp:HOST:PORT, stdio"
+#define ACCEPTED_STATE                                                                            \
+	"a regular file or none yet, in an existing directory outside every export, "              \
+	"with no symbolic link on the path"
 #define ACCEPTED_USER "a user name, or a numeric uid from 1 to 4294967294"
 #define SQUASH_ID_MAX 4294967294u /* (uid_t)-1 means "no change" to chown */
 

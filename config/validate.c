@@ -1,6 +1,7 @@
 /* config_validate(): everything that can be checked before the daemon
  * starts; config_print(): the effective configuration as a config file. */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "remap/state.h"
 
 /* "FILE:LINE: [export NAME] KEY: ", or "command line: -e NAME: KEY: ". */
 static void export_error_key(FILE *err, const struct export_conf *e, const char *key, int line)
@@ -51,13 +53,53 @@ static int check_directory(const struct export_conf *e, FILE *err)
 	return 1;
 }
 
-/* The remap state file's directory must exist; the file itself may not yet. */
-static int check_remap_state(const struct export_conf *e, FILE *err)
+/* Whether the canonical path child is parent or lies below it. */
+static bool path_within(const char *child, const char *parent)
 {
-	const char *slash;
-	struct stat st;
-	char *dir;
+	size_t n = strlen(parent);
+
+	if (n == 1) /* "/" */
+		return true;
+	return !strncmp(child, parent, n) && (child[n] == '\0' || child[n] == '/');
+}
+
+/*
+ * A state file inside an export could be written by its clients (with
+ * passthrough, as any uid): they would choose the next start's qid paths,
+ * or put a link or a FIFO there.  Its directory, free of links (checked
+ * before), is compared with every export's real path.
+ */
+static int check_state_outside_exports(const struct ninepd_config *cfg,
+				       const struct export_conf *e, FILE *err)
+{
+	const char *path = e->remap_state, *slash = strrchr(path, '/');
+	char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	char *real = dir ? realpath(dir, NULL) : NULL;
 	int bad = 0;
+
+	for (size_t i = 0; real && i < cfg->nexports && !bad; i++) {
+		const struct export_conf *x = &cfg->exports[i];
+		char *xreal = x->path ? realpath(x->path, NULL) : NULL;
+
+		if (xreal && path_within(real, xreal)) {
+			export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
+			fprintf(err, "'%s' is inside export '%s' (%s) (accepted: " ACCEPTED_STATE ")\n",
+				path, x->name ? x->name : "", xreal);
+			bad = 1;
+		}
+		free(xreal);
+	}
+	free(real);
+	free(dir);
+	return bad;
+}
+
+/* The state file's directory must exist and be reached without links;
+ * the file itself may not exist yet (remap_state_check_path()). */
+static int check_remap_state(const struct ninepd_config *cfg, const struct export_conf *e,
+			     FILE *err)
+{
+	char msg[PATH_MAX + 128];
 
 	if (!e->remap_state)
 		return 0;
@@ -72,22 +114,12 @@ static int check_remap_state(const struct export_conf *e, FILE *err)
 		fprintf(err, "'%s' is not absolute (accepted: an absolute path)\n", e->remap_state);
 		return 1;
 	}
-	slash = strrchr(e->remap_state, '/');
-	dir = slash == e->remap_state ? strdup("/")
-				      : strndup(e->remap_state, (size_t)(slash - e->remap_state));
-	if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (remap_state_check_path(e->remap_state, msg, sizeof(msg)) < 0) {
 		export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
-		fprintf(err, "directory '%s' does not exist (accepted: a file in an existing directory)\n",
-			dir ? dir : e->remap_state);
-		bad = 1;
-	} else if (!*(slash + 1) || (!stat(e->remap_state, &st) && S_ISDIR(st.st_mode))) {
-		export_error_prefix(err, e, EXPORT_KEY_REMAP_STATE);
-		fprintf(err, "'%s' is a directory (accepted: a file in an existing directory)\n",
-			e->remap_state);
-		bad = 1;
+		fprintf(err, "%s (accepted: " ACCEPTED_STATE ")\n", msg);
+		return 1;
 	}
-	free(dir);
-	return bad;
+	return check_state_outside_exports(cfg, e, err);
 }
 
 /* Names are the guest's mount tags and must survive "[export NAME]". */
@@ -180,47 +212,9 @@ static int check_exports(const struct ninepd_config *cfg, FILE *err)
 		bad += check_enums(e, err);
 		bad += check_squash(e, EXPORT_KEY_SQUASH_UID, e->squash_uid, err);
 		bad += check_squash(e, EXPORT_KEY_SQUASH_GID, e->squash_gid, err);
-		bad += check_remap_state(e, err);
+		bad += check_remap_state(cfg, e, err);
 	}
 	return bad;
-}
-
-/* Returns NULL if addr is well-formed, else what is wrong with it. */
-static const char *listen_problem(const char *addr)
-{
-	const char *host, *port, *end;
-	unsigned long p;
-
-	if (!strcmp(addr, "stdio"))
-		return NULL;
-	if (!strncmp(addr, "unix:", 5)) {
-		if (!addr[5])
-			return "empty socket path";
-		if (strlen(addr + 5) >= CONFIG_UNIX_PATH_MAX)
-			return "socket path longer than 107 bytes";
-		return NULL;
-	}
-	if (strncmp(addr, "tcp:", 4))
-		return "unknown address type";
-	host = addr + 4;
-	if (*host == '[') {
-		end = strchr(host, ']');
-		if (!end || end == host + 1 || end[1] != ':')
-			return "expected tcp:[IPV6]:PORT";
-		port = end + 2;
-	} else {
-		port = strrchr(host, ':');
-		if (!port || port == host)
-			return "expected tcp:HOST:PORT";
-		if (memchr(host, ':', (size_t)(port - host)))
-			return "an IPv6 host must be in brackets: tcp:[IPV6]:PORT";
-		port++;
-	}
-	errno = 0;
-	p = strtoul(port, (char **)&end, 10);
-	if (*port < '0' || *port > '9' || *end || errno || p < 1 || p > 65535)
-		return "port is not a number from 1 to 65535";
-	return NULL;
 }
 
 /* How the listen setting is spelled where it came from. */
@@ -236,16 +230,10 @@ static int check_listen(const struct ninepd_config *cfg, FILE *err)
 
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		const struct config_origin *o = &cfg->listen_origin[i];
-		const char *addr = cfg->listen[i];
-		const char *problem = listen_problem(addr);
+		const struct listen_addr *a = &cfg->listen_addrs[i];
+		const char *addr = a->text;
 
-		if (problem) {
-			config_error(err, o, 0, "%s'%s': %s (accepted: " ACCEPTED_LISTEN ")",
-				     listen_key(o), addr, problem);
-			bad++;
-			continue;
-		}
-		if (!strcmp(addr, "stdio") && stdio++) {
+		if (a->kind == LISTEN_STDIO && stdio++) {
 			config_error(err, o, 0,
 				     "%sstdio given more than once (accepted: at most one stdio)",
 				     listen_key(o));
@@ -253,7 +241,7 @@ static int check_listen(const struct ninepd_config *cfg, FILE *err)
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
-			if (strcmp(cfg->listen[j], addr) || !strcmp(addr, "stdio"))
+			if (strcmp(cfg->listen_addrs[j].text, addr) || a->kind == LISTEN_STDIO)
 				continue;
 			config_error(err, o, 0, "%s'%s' given twice (accepted: distinct addresses)",
 				     listen_key(o), addr);
@@ -380,7 +368,7 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 		fprintf(out, "# exports imported from %s\n", cfg->libvirt_xml);
 	fputs("\n[server]\n", out);
 	for (size_t i = 0; i < cfg->nlisten; i++)
-		fprintf(out, "listen = %s\n", cfg->listen[i]);
+		fprintf(out, "listen = %s\n", cfg->listen_addrs[i].text);
 	if (!cfg->nlisten)
 		fputs("# listen: not set; the daemon uses its default\n", out);
 	fprintf(out, "max_msize = %u\n", (unsigned)cfg->max_msize);

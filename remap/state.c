@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -114,21 +115,161 @@ static void write_state(struct writer *w, const struct remap_snapshot *s)
 	writer_flush(w);
 }
 
-/* fsync() the directory holding path, so a rename into it is durable. */
-static int sync_parent_dir(const char *path)
+/*
+ * Open the directory that holds path, one component at a time from / (or
+ * the working directory, for a relative path) with O_NOFOLLOW: a symbolic
+ * link anywhere on the way is refused, so whoever can plant one cannot send
+ * the state file elsewhere.  Returns the directory as an O_PATH fd and sets
+ * *base to path's last component, or returns -errno with a reason in err:
+ * -ELOOP (a symbolic link), -ENOTDIR, -ENOENT, -EISDIR (path names a
+ * directory), -ENAMETOOLONG.
+ */
+static int open_state_dir(const char *path, const char **base, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	int fd, rc = 0;
+	const char *p = path;
+	char name[NAME_MAX + 1];
+	int fd, rc;
 
-	if (!dir)
-		return -ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*base = slash ? slash + 1 : path;
+	if (!**base || !strcmp(*base, ".") || !strcmp(*base, "..")) {
+		set_error(err, errlen, "%s: names a directory, not a file", path);
+		return -EISDIR;
+	}
+	fd = open(*path == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		set_error(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	while (p < *base) {
+		const char *end = strchr(p, '/'); /* found: p is before the last '/' */
+		size_t len = (size_t)(end - p);
+		struct stat st;
+		int next;
+
+		if (len == 0 || (len == 1 && *p == '.')) {
+			p = end + 1;
+			continue;
+		}
+		if (len > NAME_MAX) {
+			set_error(err, errlen, "%s: a directory name is longer than %d bytes", path,
+				  NAME_MAX);
+			close(fd);
+			return -ENAMETOOLONG;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			rc = -errno;
+			/* O_PATH | O_NOFOLLOW would open a link itself, so
+			 * O_DIRECTORY says ENOTDIR for it: tell them apart. */
+			if (rc == -ENOTDIR && !fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) &&
+			    S_ISLNK(st.st_mode))
+				rc = -ELOOP;
+			set_error(err, errlen, "%s: '%.*s' %s", path, (int)(end - path), path,
+				  rc == -ELOOP     ? "is a symbolic link, which is not followed"
+				  : rc == -ENOTDIR ? "is not a directory"
+				  : rc == -ENOENT  ? "does not exist"
+						   : strerror(-rc));
+			close(fd);
+			return rc;
+		}
+		close(fd);
+		fd = next;
+		p = end + 1;
+	}
+	return fd;
+}
+
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFLNK:
+		return "a symbolic link";
+	}
+	return "of an unknown type";
+}
+
+/* Only a regular file is a state file; -ELOOP for a symbolic link (it is
+ * never followed), else -EBADMSG. */
+static int refuse_unless_regular(const struct stat *st, const char *path, char *err,
+				 size_t errlen)
+{
+	if (S_ISREG(st->st_mode))
+		return 0;
+	set_error(err, errlen, "%s: not a regular file but %s, which is refused", path,
+		  file_kind(st->st_mode));
+	return S_ISLNK(st->st_mode) ? -ELOOP : -EBADMSG;
+}
+
+/* What is at base in dirfd: 0 for a regular file (in *st), else -ENOENT,
+ * a refusal or another -errno, with a reason in err. */
+static int stat_state_file(int dirfd, const char *base, const char *path, struct stat *st,
+			   char *err, size_t errlen)
+{
+	int rc;
+
+	if (fstatat(dirfd, base, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		set_error(err, errlen, "%s: %s", path,
+			  rc == -ENOENT ? "no state file" : strerror(-rc));
+		return rc;
+	}
+	return refuse_unless_regular(st, path, err, errlen);
+}
+
+int remap_state_check_path(const char *path, char *err, size_t errlen)
+{
+	const char *base;
+	struct stat st;
+	int dirfd = open_state_dir(path, &base, err, errlen);
+	int rc;
+
+	if (dirfd < 0)
+		return dirfd;
+	rc = stat_state_file(dirfd, base, path, &st, err, errlen);
+	close(dirfd);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* Create a temporary file next to base in dirfd, its name in tmp; an fd or
+ * -errno.  O_EXCL: never an existing file, nor a link's target. */
+static int create_temp(int dirfd, const char *base, char *tmp, size_t tmplen)
+{
+	for (unsigned attempt = 0;; attempt++) {
+		int n = snprintf(tmp, tmplen, "%s.tmp-%ld-%u", base, (long)getpid(), attempt);
+		int fd;
+
+		if (n < 0 || (size_t)n >= tmplen)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST || attempt == 99)
+			return fd >= 0 ? fd : -errno;
+	}
+}
+
+/* fsync() the directory, so a rename into it is durable. */
+static int sync_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
 	if (fd < 0 || fsync(fd) < 0)
 		rc = -errno;
 	if (fd >= 0)
 		close(fd);
-	free(dir);
 	return rc;
 }
 
@@ -136,8 +277,9 @@ int remap_state_save(struct remap *r, const char *path, char *err, size_t errlen
 {
 	struct remap_snapshot snap;
 	struct writer *w = NULL;
-	char *tmp = NULL;
-	int rc, fd;
+	char tmp[NAME_MAX + 1];
+	const char *base;
+	int rc, fd, dirfd = -1;
 
 	rc = remap_snapshot(r, &snap);
 	if (rc == -EINVAL) {
@@ -145,17 +287,19 @@ int remap_state_save(struct remap *r, const char *path, char *err, size_t errlen
 		return rc;
 	}
 	w = rc == 0 ? calloc(1, sizeof(*w)) : NULL;
-	if (!w || !(w->hash = XXH64_createState()) ||
-	    asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
-		tmp = NULL;
+	if (!w || !(w->hash = XXH64_createState())) {
 		rc = -ENOMEM;
 		set_error(err, errlen, "%s: out of memory saving state", path);
 		goto out;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
+	dirfd = rc = open_state_dir(path, &base, err, errlen);
+	if (rc < 0)
+		goto out;
+	fd = create_temp(dirfd, base, tmp, sizeof(tmp));
 	if (fd < 0) {
-		rc = -errno;
-		set_error(err, errlen, "%s: cannot create temporary file: %s", tmp, strerror(-rc));
+		rc = fd;
+		set_error(err, errlen, "%s: cannot create a temporary file next to it: %s", path,
+			  strerror(-rc));
 		goto out;
 	}
 	XXH64_reset(w->hash, 0);
@@ -166,22 +310,23 @@ int remap_state_save(struct remap *r, const char *path, char *err, size_t errlen
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, base) < 0)
 		rc = -errno;
 	if (rc < 0) {
 		set_error(err, errlen, "%s: cannot write state: %s", path, strerror(-rc));
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		goto out;
 	}
-	rc = sync_parent_dir(path);
+	rc = sync_dir(dirfd);
 	if (rc < 0)
 		set_error(err, errlen, "%s: saved, but syncing its directory failed: %s", path,
 			  strerror(-rc));
 out:
+	if (dirfd >= 0)
+		close(dirfd);
 	if (w)
 		XXH64_freeState(w->hash);
 	free(w);
-	free(tmp);
 	remap_snapshot_release(&snap);
 	return rc;
 }
@@ -316,27 +461,38 @@ int remap_state_load(const char *path, uint64_t root_dev, struct remap **out, ch
 {
 	struct remap_snapshot snap = {0};
 	char why[256] = "";
+	const char *base;
 	struct stat st;
-	int fd, rc;
+	int dirfd, fd = -1, rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	dirfd = rc = open_state_dir(path, &base, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* Looked at before it is opened: a device is never opened at all. */
+	rc = stat_state_file(dirfd, base, path, &st, err, errlen);
+	if (rc < 0)
+		goto out;
+	/* O_NONBLOCK: a FIFO put there since must not hang the start. */
+	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		set_error(err, errlen, "%s: %s", path,
-			  rc == -ENOENT ? "no state file" : strerror(-rc));
-		return rc;
+			  rc == -ELOOP ? "is a symbolic link, which is not followed"
+				       : strerror(-rc));
+		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		set_error(err, errlen, "%s: %s", path, strerror(-rc));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size < HEADER_SIZE + TRAILER_SIZE) {
-		set_error(err, errlen,
-			  "%s: not a state file: %s%jd bytes, a state file has at least %d", path,
-			  S_ISREG(st.st_mode) ? "" : "not a regular file, ", (intmax_t)st.st_size,
-			  HEADER_SIZE + TRAILER_SIZE);
+	rc = refuse_unless_regular(&st, path, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (st.st_size < HEADER_SIZE + TRAILER_SIZE) {
+		set_error(err, errlen, "%s: not a state file: %jd bytes, a state file has at least %d",
+			  path, (intmax_t)st.st_size, HEADER_SIZE + TRAILER_SIZE);
 		rc = -EBADMSG;
 		goto out;
 	}
@@ -356,6 +512,8 @@ int remap_state_load(const char *path, uint64_t root_dev, struct remap **out, ch
 			  rc == -ENOMEM ? "out of memory" : why);
 out:
 	remap_snapshot_release(&snap);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	close(dirfd);
 	return rc;
 }

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static enum log_level current_level = LOG_LEVEL_INFO;
@@ -55,4 +56,47 @@ void fatal(const char *fmt, ...)
 	log_line("fatal", fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+/* Write byte c as it appears in a log line; returns its length (1 or 4). */
+static size_t escape_byte(unsigned char c, char out[4])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c >= 0x20 && c < 0x7f && c != '\\') {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 15];
+	return 4;
+}
+
+const char *log_escape(char *buf, size_t cap, const void *s, size_t len)
+{
+	const unsigned char *p = s;
+	size_t room = cap ? cap - 1 : 0; /* characters, the NUL aside */
+	size_t n = 0, mark = 0;          /* mark: the last cut that leaves room for "..." */
+
+	if (!cap)
+		return buf;
+	for (size_t i = 0; i < len; i++) {
+		char unit[4];
+		size_t w = escape_byte(p[i], unit);
+
+		if (n + w > room) {
+			n = mark;
+			for (int dots = 0; dots < 3 && n < room; dots++)
+				buf[n++] = '.';
+			break;
+		}
+		memcpy(buf + n, unit, w);
+		n += w;
+		if (n + 3 <= room)
+			mark = n;
+	}
+	buf[n] = '\0';
+	return buf;
 }

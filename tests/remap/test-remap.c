@@ -3,6 +3,8 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -646,21 +650,17 @@ static void state_setup(void)
 	snprintf(state_path, sizeof(state_path), "%s/remap.state", state_dir);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static void state_teardown(void)
 {
-	DIR *d = opendir(state_dir);
-	struct dirent *e;
-	char path[384];
-
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", state_dir, e->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(state_dir);
+	nftw(state_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 TestSuite(state, .init = state_setup, .fini = state_teardown);
@@ -993,5 +993,186 @@ Test(state, an_exact_entry_whose_prefix_could_still_get_a_code_is_refused)
 	write_whole(state_path, buf, len);
 	assert_refused(-EBADMSG, "exact entry 0");
 	free(buf);
+	remap_free(r);
+}
+
+/* ---- where the state file may be ------------------------------------ */
+
+/* state_dir/name, in a static buffer per call site. */
+static const char *in_state_dir(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", state_dir, name);
+
+	cr_assert(n > 0 && (size_t)n < len);
+	return buf;
+}
+
+/* Load path, expecting want, a reason naming what, and no engine. */
+static void assert_load_refused(const char *path, int want, const char *what)
+{
+	struct remap *r = (struct remap *)state_path;
+	char err[512] = "";
+
+	cr_assert_eq(remap_state_load(path, ROOT_DEV, &r, err, sizeof(err)), want, "%s", err);
+	cr_assert_null(r);
+	cr_assert(strstr(err, what), "error \"%s\" does not mention \"%s\"", err, what);
+}
+
+/* An engine worth saving. */
+static struct remap *small_engine(void)
+{
+	struct remap *r = new_engine(MULTIDEVS_REMAP);
+
+	qid(r, 1, 1);
+	return r;
+}
+
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+Test(state, a_symlinked_state_file_is_not_followed_by_load)
+{
+	struct remap *r = small_engine();
+	char target[128];
+
+	/* A valid state file behind the link: only the link is refused. */
+	in_state_dir(target, sizeof(target), "elsewhere");
+	cr_assert_eq(remap_state_save(r, target, NULL, 0), 0);
+	cr_assert_eq(symlink(target, state_path), 0);
+	assert_load_refused(state_path, -ELOOP, "symbolic link");
+	cr_expect_eq(remap_state_check_path(state_path, NULL, 0), -ELOOP);
+	remap_free(r);
+}
+
+Test(state, save_replaces_a_symlinked_state_file_and_leaves_its_target_alone)
+{
+	struct remap *r = small_engine();
+	char target[128];
+	struct stat st;
+
+	in_state_dir(target, sizeof(target), "target");
+	write_whole(target, (const uint8_t *)"keep", 4);
+	cr_assert_eq(symlink(target, state_path), 0);
+	cr_assert_eq(remap_state_save(r, state_path, NULL, 0), 0);
+	cr_assert_eq(lstat(state_path, &st), 0);
+	cr_expect(S_ISREG(st.st_mode), "the link itself is replaced");
+	cr_assert_eq(stat(target, &st), 0);
+	cr_expect_eq(st.st_size, 4, "the link's target is untouched");
+	remap_free(r);
+}
+
+Test(state, a_symlinked_directory_on_the_path_is_refused_by_load_save_and_check)
+{
+	struct remap *r = small_engine();
+	char real[128], link[128], path[160];
+	char err[512] = "";
+
+	in_state_dir(real, sizeof(real), "real");
+	in_state_dir(link, sizeof(link), "link");
+	cr_assert_eq(mkdir(real, 0700), 0);
+	cr_assert_eq(symlink("real", link), 0);
+	snprintf(path, sizeof(path), "%s/remap.state", link);
+
+	cr_expect_eq(remap_state_save(r, path, err, sizeof(err)), -ELOOP, "%s", err);
+	cr_expect(strstr(err, "link' is a symbolic link"), "%s", err);
+	cr_expect_eq(count_entries(real), 0, "nothing was written through the link");
+
+	/* A good file in the real directory is still not reached. */
+	snprintf(path, sizeof(path), "%s/remap.state", real);
+	cr_assert_eq(remap_state_save(r, path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/remap.state", link);
+	assert_load_refused(path, -ELOOP, "link' is a symbolic link");
+	cr_expect_eq(remap_state_check_path(path, NULL, 0), -ELOOP);
+	remap_free(r);
+}
+
+Test(state, a_fifo_is_refused_without_blocking, .timeout = 10)
+{
+	struct remap *r = small_engine();
+
+	cr_assert_eq(mkfifo(state_path, 0600), 0);
+	assert_load_refused(state_path, -EBADMSG, "not a regular file but a FIFO");
+	cr_expect_eq(remap_state_check_path(state_path, NULL, 0), -EBADMSG);
+	/* Saving replaces it, by rename, without opening it. */
+	cr_expect_eq(remap_state_save(r, state_path, NULL, 0), 0);
+	remap_free(r);
+}
+
+Test(state, a_socket_is_refused)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", state_path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_load_refused(state_path, -EBADMSG, "not a regular file but a socket");
+	close(fd);
+}
+
+Test(state, a_file_on_the_path_where_a_directory_should_be_is_refused)
+{
+	struct remap *r = small_engine();
+	char file[128], path[160];
+
+	in_state_dir(file, sizeof(file), "plain");
+	write_whole(file, (const uint8_t *)"x", 1);
+	snprintf(path, sizeof(path), "%s/remap.state", file);
+	assert_load_refused(path, -ENOTDIR, "plain' is not a directory");
+	cr_expect_eq(remap_state_save(r, path, NULL, 0), -ENOTDIR);
+	remap_free(r);
+}
+
+Test(state, a_missing_directory_is_enoent_for_load_and_check)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/missing/remap.state", state_dir);
+	assert_load_refused(path, -ENOENT, "missing' does not exist");
+	cr_expect_eq(remap_state_check_path(path, NULL, 0), -ENOENT);
+}
+
+Test(state, a_path_that_names_a_directory_is_refused)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/", state_dir);
+	cr_expect_eq(remap_state_check_path(path, NULL, 0), -EISDIR);
+	snprintf(path, sizeof(path), "%s/..", state_dir);
+	cr_expect_eq(remap_state_check_path(path, NULL, 0), -EISDIR);
+}
+
+Test(state, check_accepts_a_missing_or_regular_file_in_a_real_directory)
+{
+	struct remap *r = small_engine();
+	char path[160], err[512] = "";
+
+	cr_expect_eq(remap_state_check_path(state_path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(remap_state_save(r, state_path, NULL, 0), 0);
+	remap_free(r);
+	cr_expect_eq(remap_state_check_path(state_path, err, sizeof(err)), 0, "%s", err);
+	/* "." and "//" are no links. */
+	snprintf(path, sizeof(path), "%s/.//remap.state", state_dir);
+	cr_expect_eq(remap_state_check_path(path, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(state, save_leaves_no_temporary_behind_when_it_fails)
+{
+	struct remap *r = small_engine();
+
+	/* A directory where the file should be: the rename fails. */
+	cr_assert_eq(mkdir(state_path, 0700), 0);
+	cr_expect_lt(remap_state_save(r, state_path, NULL, 0), 0);
+	cr_expect_eq(count_entries(state_dir), 1, "only the directory is left");
 	remap_free(r);
 }
