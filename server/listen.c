@@ -131,26 +131,13 @@ static int listen_unix(struct listener **list, struct conn_hub *hub, const char 
 }
 
 static int listen_tcp(struct listener **list, struct conn_hub *hub, const char *addr,
-		      const char *hostport)
+		      const char *host, unsigned port)
 {
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	if (!colon || (size_t)(colon - hostport) >= sizeof host) {
-		log_error("listen %s: expected tcp:HOST:PORT", addr);
-		return -EINVAL;
-	}
-	memcpy(host, hostport, (size_t)(colon - hostport));
-	host[colon - hostport] = '\0';
-	/* [::1]:564 style */
-	char *h = host;
-	size_t hl = strlen(h);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h[hl - 1] = '\0';
-		h++;
-	}
+	char service[16];
+	snprintf(service, sizeof service, "%u", port);
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
-	int gai = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+	int gai = getaddrinfo(*host ? host : NULL, service, &hints, &ai);
 	if (gai) {
 		log_error("listen %s: %s", addr, gai_strerror(gai));
 		return -EINVAL;
@@ -272,15 +259,14 @@ int listen_systemd(struct listener **list, struct conn_hub *hub, int *count)
 	return 0;
 }
 
-int listen_on(struct listener **list, struct conn_hub *hub, const char *a)
+int listen_on(struct listener **list, struct conn_hub *hub, const struct listen_addr *a)
 {
-	if (!strncmp(a, "unix:", 5))
-		return listen_unix(list, hub, a, a + 5);
-	if (!strncmp(a, "tcp:", 4))
-		return listen_tcp(list, hub, a, a + 4);
-	if (!strcmp(a, "stdio"))
-		return serve_stdio(hub);
-	log_error("listen %s: expected unix:PATH, tcp:HOST:PORT or stdio", a);
+	switch (a->kind) {
+	case LISTEN_UNIX: return listen_unix(list, hub, a->text, a->path);
+	case LISTEN_TCP: return listen_tcp(list, hub, a->text, a->host, a->port);
+	case LISTEN_STDIO: return serve_stdio(hub);
+	}
+	log_error("listen %s: not a listen address", a->text);
 	return -EINVAL;
 }
 

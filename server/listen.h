@@ -25,13 +25,14 @@ struct listener {
 /* Listens on one configured address (unix:PATH, tcp:HOST:PORT) and adds
  * the listener to *list, or serves stdin/stdout for "stdio"; 0 or -errno
  * (logged). */
-int listen_on(struct listener **list, struct conn_hub *hub, const char *addr);
+int listen_on(struct listener **list, struct conn_hub *hub, const struct listen_addr *a);
 /* The sockets systemd passed (LISTEN_PID, LISTEN_FDS); *count of them. */
 int listen_systemd(struct listener **list, struct conn_hub *hub, int *count);
 /* Serves one client already connected on in/out (equal for a socket); the
  * hub's on_hangup runs when it hangs up if exit_on_hangup.  Takes the
  * descriptors. */
 int listen_adopt_fds(struct conn_hub *hub, int in, int out, bool exit_on_hangup);
+/* True when a listener of list was opened for the address text addr. */
 bool listen_has(const struct listener *list, const char *addr);
 /* Closes l (already unlinked from its list); frees it later. */
 void listen_close(struct listener *l);

@@ -50,10 +50,10 @@ static int print_vm_args(const struct ninepd_config *cfg, const char *name)
 		fprintf(stderr, "ninepd: --print-vm-args: no export named '%s'\n", name);
 		return 1;
 	}
-	const char *listen = NULL;
+	const struct listen_addr *listen = NULL;
 	for (size_t i = 0; i < cfg->nlisten && !listen; i++)
-		if (!strncmp(cfg->listen[i], "unix:", 5) || !strncmp(cfg->listen[i], "tcp:", 4))
-			listen = cfg->listen[i];
+		if (cfg->listen_addrs[i].kind == LISTEN_UNIX || cfg->listen_addrs[i].kind == LISTEN_TCP)
+			listen = &cfg->listen_addrs[i];
 	if (!listen) {
 		fprintf(stderr, "ninepd: --print-vm-args: give a unix: or tcp: listen address\n");
 		return 1;
@@ -73,12 +73,12 @@ static int print_vm_args(const struct ninepd_config *cfg, const char *name)
 	 * to start while ninepd is down and never reaches a restarted ninepd
 	 * (docs/guest.md).  nodelay=on: Nagle plus delayed ACK would hold
 	 * every message over 32 KiB for ~40 ms on TCP. */
-	if (!strncmp(listen, "unix:", 5)) {
-		printf("-chardev socket,id=%s,path=%s,reconnect=1 \\\n", port, listen + 5);
+	if (listen->kind == LISTEN_UNIX) {
+		printf("-chardev socket,id=%s,path=%s,reconnect=1 \\\n", port, listen->path);
 	} else {
-		const char *hp = listen + 4, *colon = strrchr(hp, ':');
-		printf("-chardev socket,id=%s,host=%.*s,port=%s,nodelay=on,reconnect=1 \\\n", port,
-		       (int)(colon - hp), hp, colon + 1);
+		/* QEMU's host= takes an IPv6 address without brackets. */
+		printf("-chardev socket,id=%s,host=%s,port=%u,nodelay=on,reconnect=1 \\\n", port,
+		       listen->host[0] ? listen->host : "localhost", listen->port);
 	}
 	printf("-device virtserialport,chardev=%s,name=%s\n", port, port);
 	printf("# in the guest (mount.ninepd from guest/, installed as /sbin/mount.ninepd):\n");

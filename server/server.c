@@ -35,7 +35,7 @@ int server_listen(struct server *srv)
 		return rc;
 	const struct ninepd_config *cfg = server_config(srv);
 	for (size_t i = 0; i < cfg->nlisten; i++) {
-		rc = listen_on(&srv->listeners, &srv->hub, cfg->listen[i]);
+		rc = listen_on(&srv->listeners, &srv->hub, &cfg->listen_addrs[i]);
 		if (rc)
 			return rc;
 	}
@@ -192,7 +192,7 @@ static void server_reload(struct server *srv)
 		struct listener *l = *pp;
 		bool wanted = false;
 		for (size_t i = 0; i < ncfg->nlisten; i++)
-			wanted |= !strcmp(ncfg->listen[i], l->addr);
+			wanted |= !strcmp(ncfg->listen_addrs[i].text, l->addr);
 		if (wanted || !strncmp(l->addr, "systemd:", 8)) {
 			pp = &l->next;
 			continue;
@@ -202,8 +202,8 @@ static void server_reload(struct server *srv)
 		listen_close(l);
 	}
 	for (size_t i = 0; i < ncfg->nlisten; i++) {
-		const char *a = ncfg->listen[i];
-		if (!listen_has(srv->listeners, a) && strcmp(a, "stdio"))
+		const struct listen_addr *a = &ncfg->listen_addrs[i];
+		if (a->kind != LISTEN_STDIO && !listen_has(srv->listeners, a->text))
 			listen_on(&srv->listeners, &srv->hub, a);
 	}
 	/* Set once per process: say so rather than seem to apply them. */
