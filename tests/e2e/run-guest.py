@@ -6,7 +6,8 @@ socket and exports a directory prepared for the scenario.  QEMU connects one
 virtio-serial port per 9P connection to that socket; the guest relays each
 port to the kernel's trans=fd (guest/mount.ninepd.c, or two FIFOs with
 --relay fifo).  A scenario may add servers of the same export on ports of
-their own, and QEMU's own virtio-9p device (fio-bench compares all three).
+their own, and QEMU's own virtio-9p device (fio-bench compares all three),
+or more exports of the one ninepd, each with options of its own (identity).
 The guest runs a script from guest/ that prints result lines on its second
 serial port; this script turns them into one line per check, adds checks
 made on the host, and exits 0 only if every check passed.
@@ -62,6 +63,9 @@ class Scenario:
                                   # not the server but run-guest.py (see DeadEnd)
     extra_servers: tuple = ()     # (port name, "ninepd" | "diod"): more servers of the same
                                   # export, each on a socket and a port of its own
+    extra_exports: tuple = ()     # (name, ninepd export options): more exports of the one
+                                  # ninepd, each a directory of its own (Run.extra_export),
+                                  # which the guest mounts with aname=NAME
     virtfs_tag: str = ""          # mount tag of a QEMU virtio-9p device (fsdev local,
                                   # security_model=passthrough) on the export
     extra_cpio: tuple = ()        # archives from the cache appended to the initramfs
@@ -79,6 +83,9 @@ class Run:
         self.args = args
         self.dir = os.path.join(CACHE, "runs", scenario.name)
         self.export = os.path.join(self.dir, "export")
+        # Beside the first export, never inside it: no export may reach another's files.
+        self.extra_export = {name: os.path.join(self.dir, "export-" + name)
+                             for name, _ in scenario.extra_exports}
         # A unix socket path has at most 107 bytes and QEMU's -chardev
         # cannot take a comma: the socket lives in a short path of its own.
         self.sock_dir = tempfile.mkdtemp(prefix="ninepd-e2e-")
@@ -138,7 +145,10 @@ def stop(proc, grace=5.0):
 def server_command(run, kind, sock):
     if kind == "ninepd":
         export = run.export + (f",multidevs={run.sc.multidevs}" if run.sc.multidevs else "")
-        return [run.args.ninepd, *run.sc.server_args, "-l", "unix:" + sock, "-e", export]
+        extra = []
+        for name, opts in run.sc.extra_exports:
+            extra += ["-e", f"{run.extra_export[name]},name={name}" + (f",{opts}" if opts else "")]
+        return [run.args.ninepd, *run.sc.server_args, "-l", "unix:" + sock, "-e", export, *extra]
     # diod: no config file of the host, no authentication, logs on stderr.
     return ["diod", "-f", "-n", "-c", "/dev/null", "-L", "stderr",
             "-l", sock, "-e", run.export]
@@ -745,7 +755,8 @@ def run_scenario(sc, args):
     try:
         if os.path.isdir(run.dir):
             subprocess.run(["rm", "-rf", "--one-file-system", run.dir], check=True)
-        os.makedirs(run.export)
+        for path in [run.export, *run.extra_export.values()]:
+            os.makedirs(path)
         if sc.prepare:
             sc.prepare(run)
         print(f"== {sc.name}: {sc.doc}  [server {args.server}, relay {args.relay}, files in {run.dir}]",
@@ -769,7 +780,7 @@ def run_scenario(sc, args):
                 with open(os.path.join(run.dir, name), errors="replace") as f:
                     sys.stdout.writelines(f.readlines()[-25:])
     else:
-        subprocess.run(["rm", "-rf", "--one-file-system", run.export])
+        subprocess.run(["rm", "-rf", "--one-file-system", run.export, *run.extra_export.values()])
     print(f"{sc.name}: {time.monotonic() - start:.1f} s wall")
     print(f"{len(run.results) - len(failed)} passed, {len(failed)} failed", flush=True)
     return 1 if failed or not run.results else 0
