@@ -20,6 +20,7 @@ import ctypes
 import fcntl
 import hashlib
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -665,6 +666,52 @@ def prepare_cache(run):
     run.guest_env["HOST_FILE_MD5"] = md5_file(path)
 
 
+# guest/identity.sh: its users, user A's uid and gid, the groups A is in
+# only in the guest, and the file A creates in each export.
+IDENTITY_UIDS = (1000, 1001)
+IDENTITY_OWNER = (1000, 1000)
+IDENTITY_GUEST_GROUPS = (2000, 2001)
+IDENTITY_FILE = os.path.join("identity", "created-by-user")
+
+
+def check_host_knows_no_guest_group(run):
+    """The identity checks show that the guest's groups count only if the
+    host has no such membership of its own."""
+    found = []
+    for uid in IDENTITY_UIDS:
+        try:
+            pw = pwd.getpwuid(uid)
+        except KeyError:
+            continue
+        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        found += [f"{pw.pw_name} is in group {g}" for g in IDENTITY_GUEST_GROUPS if g in groups]
+    if found:
+        return False, "on the host " + ", ".join(found)
+    return True, f"no host group {IDENTITY_GUEST_GROUPS} has uid {IDENTITY_UIDS}"
+
+
+def check_passthrough_real_owner(run):
+    """passthrough: the host file belongs to the guest user who made it."""
+    try:
+        st = os.lstat(os.path.join(run.export, IDENTITY_FILE))
+    except OSError as e:
+        return False, str(e)
+    return (st.st_uid, st.st_gid) == IDENTITY_OWNER, f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host"
+
+
+def check_mapped_owner_in_xattrs(run):
+    """mapped-xattr: the host file belongs to the daemon, the guest's owner
+    is in user.virtfs.uid/gid (so p9b really is the mapped export)."""
+    path = os.path.join(run.extra_export["mapped"], IDENTITY_FILE)
+    try:
+        st = os.lstat(path)
+        guest = tuple(int.from_bytes(os.getxattr(path, "user.virtfs." + x), "little") for x in ("uid", "gid"))
+    except OSError as e:
+        return False, str(e)
+    ok = (st.st_uid, st.st_gid) == (os.getuid(), os.getgid()) and guest == IDENTITY_OWNER
+    return ok, f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host, {guest[0]}:{guest[1]} in its xattrs"
+
+
 SERVER_RUNNING = ("server-still-running", check_server_running)
 MULTIDEVS_CHECKS = [("inodes-collide-on-host", check_inodes_collide), SERVER_RUNNING]
 NO_MOUNT_LEAK = [("no-mount-leak", check_no_mount_leak)]
@@ -686,6 +733,14 @@ SCENARIOS = {s.name: s for s in [
              [Phase("fio-bench.sh", timeout=3600)], ninepd_only=True, extra_servers=(("p9b", "diod"),),
              virtfs_tag="p9v", extra_cpio=("fio.cpio",), memory_mb=768, prepare=prepare_fio_bench,
              host_checks=[("fio-bench-summary", summarize_fio_bench), SERVER_RUNNING]),
+    Scenario("identity", "credentials as POSIX tests check them, with groups only the guest knows: "
+             "passthrough (p9a) and mapped-xattr (p9b) exports of one server",
+             [Phase("identity.sh", timeout=240)], ports=2, ninepd_only=True,
+             extra_exports=(("mapped", "security_model=mapped-xattr"),),
+             host_checks=[("host-knows-no-guest-group", check_host_knows_no_guest_group),
+                          ("passthrough/host-owner-is-the-guest-user", check_passthrough_real_owner),
+                          ("mapped/guest-owner-kept-in-xattrs", check_mapped_owner_in_xattrs),
+                          SERVER_RUNNING]),
     Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
              [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing", timeout=120),
               Phase("disconnect-after.sh", "after", timeout=120)],
