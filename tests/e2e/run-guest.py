@@ -6,7 +6,8 @@ socket and exports a directory prepared for the scenario.  QEMU connects one
 virtio-serial port per 9P connection to that socket; the guest relays each
 port to the kernel's trans=fd (guest/mount.ninepd.c, or two FIFOs with
 --relay fifo).  A scenario may add servers of the same export on ports of
-their own, and QEMU's own virtio-9p device (fio-bench compares all three).
+their own, and QEMU's own virtio-9p device (fio-bench compares all three),
+or more exports of the one ninepd, each with options of its own (identity).
 The guest runs a script from guest/ that prints result lines on its second
 serial port; this script turns them into one line per check, adds checks
 made on the host, and exits 0 only if every check passed.
@@ -19,6 +20,7 @@ import ctypes
 import fcntl
 import hashlib
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -62,6 +64,9 @@ class Scenario:
                                   # not the server but run-guest.py (see DeadEnd)
     extra_servers: tuple = ()     # (port name, "ninepd" | "diod"): more servers of the same
                                   # export, each on a socket and a port of its own
+    extra_exports: tuple = ()     # (name, ninepd export options): more exports of the one
+                                  # ninepd, each a directory of its own (Run.extra_export),
+                                  # which the guest mounts with aname=NAME
     virtfs_tag: str = ""          # mount tag of a QEMU virtio-9p device (fsdev local,
                                   # security_model=passthrough) on the export
     extra_cpio: tuple = ()        # archives from the cache appended to the initramfs
@@ -79,6 +84,9 @@ class Run:
         self.args = args
         self.dir = os.path.join(CACHE, "runs", scenario.name)
         self.export = os.path.join(self.dir, "export")
+        # Beside the first export, never inside it: no export may reach another's files.
+        self.extra_export = {name: os.path.join(self.dir, "export-" + name)
+                             for name, _ in scenario.extra_exports}
         # A unix socket path has at most 107 bytes and QEMU's -chardev
         # cannot take a comma: the socket lives in a short path of its own.
         self.sock_dir = tempfile.mkdtemp(prefix="ninepd-e2e-")
@@ -138,7 +146,10 @@ def stop(proc, grace=5.0):
 def server_command(run, kind, sock):
     if kind == "ninepd":
         export = run.export + (f",multidevs={run.sc.multidevs}" if run.sc.multidevs else "")
-        return [run.args.ninepd, *run.sc.server_args, "-l", "unix:" + sock, "-e", export]
+        extra = []
+        for name, opts in run.sc.extra_exports:
+            extra += ["-e", f"{run.extra_export[name]},name={name}" + (f",{opts}" if opts else "")]
+        return [run.args.ninepd, *run.sc.server_args, "-l", "unix:" + sock, "-e", export, *extra]
     # diod: no config file of the host, no authentication, logs on stderr.
     return ["diod", "-f", "-n", "-c", "/dev/null", "-L", "stderr",
             "-l", sock, "-e", run.export]
@@ -655,6 +666,52 @@ def prepare_cache(run):
     run.guest_env["HOST_FILE_MD5"] = md5_file(path)
 
 
+# guest/identity.sh: its users, user A's uid and gid, the groups A is in
+# only in the guest, and the file A creates in each export.
+IDENTITY_UIDS = (1000, 1001)
+IDENTITY_OWNER = (1000, 1000)
+IDENTITY_GUEST_GROUPS = (2000, 2001)
+IDENTITY_FILE = os.path.join("identity", "created-by-user")
+
+
+def check_host_knows_no_guest_group(run):
+    """The identity checks show that the guest's groups count only if the
+    host has no such membership of its own."""
+    found = []
+    for uid in IDENTITY_UIDS:
+        try:
+            pw = pwd.getpwuid(uid)
+        except KeyError:
+            continue
+        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        found += [f"{pw.pw_name} is in group {g}" for g in IDENTITY_GUEST_GROUPS if g in groups]
+    if found:
+        return False, "on the host " + ", ".join(found)
+    return True, f"no host group {IDENTITY_GUEST_GROUPS} has uid {IDENTITY_UIDS}"
+
+
+def check_passthrough_real_owner(run):
+    """passthrough: the host file belongs to the guest user who made it."""
+    try:
+        st = os.lstat(os.path.join(run.export, IDENTITY_FILE))
+    except OSError as e:
+        return False, str(e)
+    return (st.st_uid, st.st_gid) == IDENTITY_OWNER, f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host"
+
+
+def check_mapped_owner_in_xattrs(run):
+    """mapped-xattr: the host file belongs to the daemon, the guest's owner
+    is in user.virtfs.uid/gid (so p9b really is the mapped export)."""
+    path = os.path.join(run.extra_export["mapped"], IDENTITY_FILE)
+    try:
+        st = os.lstat(path)
+        guest = tuple(int.from_bytes(os.getxattr(path, "user.virtfs." + x), "little") for x in ("uid", "gid"))
+    except OSError as e:
+        return False, str(e)
+    ok = (st.st_uid, st.st_gid) == (os.getuid(), os.getgid()) and guest == IDENTITY_OWNER
+    return ok, f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host, {guest[0]}:{guest[1]} in its xattrs"
+
+
 SERVER_RUNNING = ("server-still-running", check_server_running)
 MULTIDEVS_CHECKS = [("inodes-collide-on-host", check_inodes_collide), SERVER_RUNNING]
 NO_MOUNT_LEAK = [("no-mount-leak", check_no_mount_leak)]
@@ -676,6 +733,14 @@ SCENARIOS = {s.name: s for s in [
              [Phase("fio-bench.sh", timeout=3600)], ninepd_only=True, extra_servers=(("p9b", "diod"),),
              virtfs_tag="p9v", extra_cpio=("fio.cpio",), memory_mb=768, prepare=prepare_fio_bench,
              host_checks=[("fio-bench-summary", summarize_fio_bench), SERVER_RUNNING]),
+    Scenario("identity", "credentials as POSIX tests check them, with groups only the guest knows: "
+             "passthrough (p9a) and mapped-xattr (p9b) exports of one server",
+             [Phase("identity.sh", timeout=240)], ports=2, ninepd_only=True,
+             extra_exports=(("mapped", "security_model=mapped-xattr"),),
+             host_checks=[("host-knows-no-guest-group", check_host_knows_no_guest_group),
+                          ("passthrough/host-owner-is-the-guest-user", check_passthrough_real_owner),
+                          ("mapped/guest-owner-kept-in-xattrs", check_mapped_owner_in_xattrs),
+                          SERVER_RUNNING]),
     Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
              [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing", timeout=120),
               Phase("disconnect-after.sh", "after", timeout=120)],
@@ -745,7 +810,8 @@ def run_scenario(sc, args):
     try:
         if os.path.isdir(run.dir):
             subprocess.run(["rm", "-rf", "--one-file-system", run.dir], check=True)
-        os.makedirs(run.export)
+        for path in [run.export, *run.extra_export.values()]:
+            os.makedirs(path)
         if sc.prepare:
             sc.prepare(run)
         print(f"== {sc.name}: {sc.doc}  [server {args.server}, relay {args.relay}, files in {run.dir}]",
@@ -769,7 +835,7 @@ def run_scenario(sc, args):
                 with open(os.path.join(run.dir, name), errors="replace") as f:
                     sys.stdout.writelines(f.readlines()[-25:])
     else:
-        subprocess.run(["rm", "-rf", "--one-file-system", run.export])
+        subprocess.run(["rm", "-rf", "--one-file-system", run.export, *run.extra_export.values()])
     print(f"{sc.name}: {time.monotonic() - start:.1f} s wall")
     print(f"{len(run.results) - len(failed)} passed, {len(failed)} failed", flush=True)
     return 1 if failed or not run.results else 0

@@ -14,12 +14,37 @@
  *   mmapwrite FILE OFFSET TEXT                   store TEXT through a shared map
  *   rename OLD NEW                               rename(2), which mv does not expose
  *
+ * Credentials (the identity scenario).  These report a failure as
+ * "error: CALL: ENAME (strerror)", so a check can say which call failed and
+ * with which errno:
+ *
+ *   as UID GID GROUPS -- PROG ARG...             setgroups (GROUPS: g1,g2,... or "-"
+ *                                                for none), setresgid, setresuid, execv
+ *   open PATH FLAGS MODE [OP...]                 open(2) with FLAGS rdonly|wronly|rdwr plus
+ *                                                ,creat ,excl ,trunc ,append ,directory and
+ *                                                MODE in octal, then on the descriptor each OP:
+ *                                                read (to the end), write:TEXT, getdents,
+ *                                                ftruncate:SIZE, ready:FILE (create
+ *                                                FILE), await:FILE (wait up to 20 s for FILE
+ *                                                to exist); prints "ok" and what each OP
+ *                                                gave ("ok read=5 wrote=3")
+ *   stat PATH                                    "MODE UID:GID SIZE", MODE in octal with the
+ *                                                set-id and sticky bits ("6777 1000:1000 1")
+ *   chown PATH UID GID                           chown(2), -1 leaves one alone
+ *   chmod PATH MODE | truncate PATH SIZE         chmod(2) (MODE octal), truncate(2) by path
+ *
  * For the lock commands, HOLD_MS keeps the lock that long before exiting and
  * READY names a file created once the lock is held, which tells a second
  * process when to try.  "locked waited_ms=N" says how long the lock took.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strerrorname_np, struct dirent64 */
+#endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +52,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +65,8 @@ static int fail(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: e2e-tool xattr|lock|flock|getlk|readsum|mmapsum|mmapwrite|rename ...\n");
+	fprintf(stderr, "usage: e2e-tool xattr|lock|flock|getlk|readsum|mmapsum|mmapwrite|rename|"
+			"as|open|stat|chown|chmod|truncate ...\n");
 	return 2;
 }
 
@@ -261,6 +288,221 @@ static int cmd_rename(int argc, char **argv)
 	return 0;
 }
 
+/* The failure of the credential commands: which call, and its errno by name. */
+static int fail_call(const char *call)
+{
+	int e = errno;
+	const char *name = strerrorname_np(e);
+
+	printf("error: %s: %s (%s)\n", call, name ? name : "?", strerror(e));
+	return 1;
+}
+
+/* Parses a whole decimal or octal (base 8) number into *out; false if there is anything else. */
+static bool parse_num(const char *s, int base, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, base);
+	return errno == 0 && end != s && *end == '\0';
+}
+
+/* setgroups, then the gid, then the uid (the last drops the right to change
+ * the others), and runs PROG: a user whose groups exist only in the guest. */
+static int cmd_as(int argc, char **argv)
+{
+	long long uid, gid, g;
+	gid_t groups[64];
+	size_t ngroups = 0;
+
+	if (argc < 5 || strcmp(argv[3], "--") != 0 || !parse_num(argv[0], 10, &uid) ||
+	    !parse_num(argv[1], 10, &gid))
+		return usage();
+	if (strcmp(argv[2], "-") != 0) {
+		char list[1024];
+
+		snprintf(list, sizeof(list), "%s", argv[2]);
+		for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (ngroups == sizeof(groups) / sizeof(groups[0]) || !parse_num(t, 10, &g))
+				return usage();
+			groups[ngroups++] = (gid_t)g;
+		}
+	}
+	if (setgroups(ngroups, groups) == -1)
+		return fail_call("setgroups");
+	if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) == -1)
+		return fail_call("setresgid");
+	if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) == -1)
+		return fail_call("setresuid");
+	execv(argv[4], argv + 4);
+	return fail_call("execv");
+}
+
+static int open_flags(const char *spec, int *flags)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} names[] = {
+		{ "rdonly", O_RDONLY }, { "wronly", O_WRONLY }, { "rdwr", O_RDWR },
+		{ "creat", O_CREAT },   { "excl", O_EXCL },     { "trunc", O_TRUNC },
+		{ "append", O_APPEND }, { "directory", O_DIRECTORY },
+	};
+	char list[256];
+
+	*flags = 0;
+	snprintf(list, sizeof(list), "%s", spec);
+	for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+
+		while (i < sizeof(names) / sizeof(names[0]) && strcmp(t, names[i].name) != 0)
+			i++;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -1;
+		*flags |= names[i].flag;
+	}
+	return 0;
+}
+
+/* Counts the entries of an open directory other than "." and "..". */
+static long count_dents(int fd, long *count)
+{
+	static char buf[1 << 15];
+	long n;
+
+	*count = 0;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			const struct dirent64 *d = (const void *)(buf + off);
+
+			if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
+				(*count)++;
+			off += d->d_reclen;
+		}
+	}
+	return n;
+}
+
+static int cmd_open(int argc, char **argv)
+{
+	int flags;
+	long long mode;
+
+	if (argc < 3 || open_flags(argv[1], &flags) == -1 || !parse_num(argv[2], 8, &mode))
+		return usage();
+	int fd = open(argv[0], flags, (mode_t)mode);
+	if (fd == -1)
+		return fail_call("open");
+
+	char out[512] = "ok";
+	size_t len = strlen(out);
+	for (int i = 3; i < argc; i++) {
+		const char *op = argv[i], *arg = strchr(op, ':');
+		long long size;
+		long count;
+
+		if (strcmp(op, "read") == 0) {
+			static char buf[1 << 16];
+			ssize_t n;
+
+			count = 0;
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				count += n;
+			if (n == -1)
+				return fail_call("read");
+			len += snprintf(out + len, sizeof(out) - len, " read=%ld", count);
+		} else if (strncmp(op, "write:", 6) == 0) {
+			ssize_t n = write(fd, arg + 1, strlen(arg + 1));
+
+			if (n == -1)
+				return fail_call("write");
+			len += snprintf(out + len, sizeof(out) - len, " wrote=%zd", n);
+		} else if (strcmp(op, "getdents") == 0) {
+			if (count_dents(fd, &count) == -1)
+				return fail_call("getdents64");
+			len += snprintf(out + len, sizeof(out) - len, " entries=%ld", count);
+		} else if (strncmp(op, "ftruncate:", 10) == 0 && parse_num(arg + 1, 10, &size)) {
+			if (ftruncate(fd, (off_t)size) == -1)
+				return fail_call("ftruncate");
+			len += snprintf(out + len, sizeof(out) - len, " truncated=%lld", size);
+		} else if (strncmp(op, "ready:", 6) == 0) {
+			int rfd = open(arg + 1, O_WRONLY | O_CREAT, 0644);
+
+			if (rfd == -1)
+				return fail_call("open of the ready file");
+			close(rfd);
+		} else if (strncmp(op, "await:", 6) == 0) {
+			long start = now_ms();
+
+			while (access(arg + 1, F_OK) == -1) {
+				if (now_ms() - start > 20000) {
+					errno = ETIMEDOUT;
+					return fail_call("await");
+				}
+				sleep_ms(20);
+			}
+		} else {
+			return usage();
+		}
+		if (len >= sizeof(out))
+			len = sizeof(out) - 1;
+	}
+	if (close(fd) == -1)
+		return fail_call("close");
+	printf("%s\n", out);
+	return 0;
+}
+
+static int cmd_stat(int argc, char **argv)
+{
+	struct stat st;
+
+	if (argc != 1)
+		return usage();
+	if (stat(argv[0], &st) == -1)
+		return fail_call("stat");
+	printf("%o %u:%u %lld\n", (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+	       (unsigned)st.st_gid, (long long)st.st_size);
+	return 0;
+}
+
+static int cmd_chown(int argc, char **argv)
+{
+	long long uid, gid;
+
+	if (argc != 3 || !parse_num(argv[1], 10, &uid) || !parse_num(argv[2], 10, &gid))
+		return usage();
+	if (chown(argv[0], (uid_t)uid, (gid_t)gid) == -1)
+		return fail_call("chown");
+	printf("ok\n");
+	return 0;
+}
+
+static int cmd_chmod(int argc, char **argv)
+{
+	long long mode;
+
+	if (argc != 2 || !parse_num(argv[1], 8, &mode))
+		return usage();
+	if (chmod(argv[0], (mode_t)mode) == -1)
+		return fail_call("chmod");
+	printf("ok\n");
+	return 0;
+}
+
+static int cmd_truncate(int argc, char **argv)
+{
+	long long size;
+
+	if (argc != 2 || !parse_num(argv[1], 10, &size))
+		return usage();
+	if (truncate(argv[0], (off_t)size) == -1)
+		return fail_call("truncate");
+	printf("ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -271,6 +513,9 @@ int main(int argc, char **argv)
 		{ "flock", cmd_flock },     { "getlk", cmd_getlk },
 		{ "readsum", cmd_readsum }, { "mmapsum", cmd_mmapsum },
 		{ "mmapwrite", cmd_mmapwrite }, { "rename", cmd_rename },
+		{ "as", cmd_as },           { "open", cmd_open },
+		{ "stat", cmd_stat },       { "chown", cmd_chown },
+		{ "chmod", cmd_chmod },     { "truncate", cmd_truncate },
 	};
 
 	if (argc < 2)
