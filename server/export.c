@@ -187,10 +187,13 @@ int export_qid(struct export *e, const struct stat *st, int fd, const char *name
 	enum remap_event ev = REMAP_EVENT_NONE;
 	int rc = remap_qid_path(e->remap, st->st_dev, st->st_ino, st->st_mode & S_IFMT, &path, &ev);
 	if (ev != REMAP_EVENT_NONE) {
-		char proc[32], where[PATH_MAX];
+		/* Both may hold what a guest named: escaped. */
+		char proc[32], path[PATH_MAX], where[1024], shown[1024];
 		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(proc, where, sizeof where - 1);
-		where[n > 0 ? n : 0] = '\0';
+		ssize_t n = readlink(proc, path, sizeof path);
+		log_escape(where, sizeof where, path, n > 0 ? (size_t)n : 0);
+		if (name)
+			name = log_escape(shown, sizeof shown, name, strlen(name));
 		if (ev == REMAP_EVENT_FIRST_FORBIDDEN)
 			log_error("export '%s': multidevs=forbid: access to device %u:%u refused "
 				  "(EXDEV) at %s%s%s; further refusals are not logged",

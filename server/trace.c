@@ -5,7 +5,9 @@
 #include "server/log.h"
 #include "server/trace.h"
 
-#define S(x) (int)(x).len, (x).s
+/* A client's string, escaped (log_escape): names may hold newlines or
+ * terminal escapes that would forge or garble log lines. */
+#define S(x) log_escape((char[1024]){0}, 1024, (x).s, (x).len)
 
 static int fmt_qid(char *b, size_t n, const struct np_qid *q)
 {
@@ -18,10 +20,10 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 	switch (m->type) {
 	case NP_TVERSION:
 	case NP_RVERSION:
-		snprintf(b, n, "msize=%u version=%.*s", u->tversion.msize, S(u->tversion.version));
+		snprintf(b, n, "msize=%u version=%s", u->tversion.msize, S(u->tversion.version));
 		break;
 	case NP_TATTACH:
-		snprintf(b, n, "fid=%u afid=%d uname='%.*s' aname='%.*s' n_uname=%d", u->tattach.fid,
+		snprintf(b, n, "fid=%u afid=%d uname='%s' aname='%s' n_uname=%d", u->tattach.fid,
 			 (int)u->tattach.afid, S(u->tattach.uname), S(u->tattach.aname),
 			 (int)u->tattach.n_uname);
 		break;
@@ -32,7 +34,7 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 		int k = snprintf(b, n, "fid=%u newfid=%u nwname=%u", u->twalk.fid, u->twalk.newfid,
 				 u->twalk.nwname);
 		for (unsigned i = 0; i < u->twalk.nwname && k > 0 && (size_t)k < n; i++)
-			k += snprintf(b + k, n - (size_t)k, " '%.*s'", S(u->twalk.wnames[i]));
+			k += snprintf(b + k, n - (size_t)k, " '%s'", S(u->twalk.wnames[i]));
 		break;
 	}
 	case NP_RWALK: {
@@ -59,7 +61,7 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 		snprintf(b, n, "fid=%u flags=0%o", u->tlopen.fid, u->tlopen.flags);
 		break;
 	case NP_TLCREATE:
-		snprintf(b, n, "fid=%u name='%.*s' flags=0%o mode=0%o gid=%u", u->tlcreate.fid,
+		snprintf(b, n, "fid=%u name='%s' flags=0%o mode=0%o gid=%u", u->tlcreate.fid,
 			 S(u->tlcreate.name), u->tlcreate.flags, u->tlcreate.mode, u->tlcreate.gid);
 		break;
 	case NP_TREAD:
@@ -77,31 +79,31 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 		snprintf(b, n, "count=%u", u->rread.count);
 		break;
 	case NP_TMKDIR:
-		snprintf(b, n, "dfid=%u name='%.*s' mode=0%o gid=%u", u->tmkdir.dfid, S(u->tmkdir.name),
+		snprintf(b, n, "dfid=%u name='%s' mode=0%o gid=%u", u->tmkdir.dfid, S(u->tmkdir.name),
 			 u->tmkdir.mode, u->tmkdir.gid);
 		break;
 	case NP_TSYMLINK:
-		snprintf(b, n, "dfid=%u name='%.*s' target='%.*s'", u->tsymlink.dfid,
+		snprintf(b, n, "dfid=%u name='%s' target='%s'", u->tsymlink.dfid,
 			 S(u->tsymlink.name), S(u->tsymlink.target));
 		break;
 	case NP_TMKNOD:
-		snprintf(b, n, "dfid=%u name='%.*s' mode=0%o %u:%u", u->tmknod.dfid, S(u->tmknod.name),
+		snprintf(b, n, "dfid=%u name='%s' mode=0%o %u:%u", u->tmknod.dfid, S(u->tmknod.name),
 			 u->tmknod.mode, u->tmknod.major, u->tmknod.minor);
 		break;
 	case NP_TRENAMEAT:
-		snprintf(b, n, "olddirfid=%u '%.*s' newdirfid=%u '%.*s'", u->trenameat.olddirfid,
+		snprintf(b, n, "olddirfid=%u '%s' newdirfid=%u '%s'", u->trenameat.olddirfid,
 			 S(u->trenameat.oldname), u->trenameat.newdirfid, S(u->trenameat.newname));
 		break;
 	case NP_TUNLINKAT:
-		snprintf(b, n, "dirfid=%u name='%.*s' flags=0x%x", u->tunlinkat.dirfid,
+		snprintf(b, n, "dirfid=%u name='%s' flags=0x%x", u->tunlinkat.dirfid,
 			 S(u->tunlinkat.name), u->tunlinkat.flags);
 		break;
 	case NP_TRENAME:
-		snprintf(b, n, "fid=%u dfid=%u name='%.*s'", u->trename.fid, u->trename.dfid,
+		snprintf(b, n, "fid=%u dfid=%u name='%s'", u->trename.fid, u->trename.dfid,
 			 S(u->trename.name));
 		break;
 	case NP_TLINK:
-		snprintf(b, n, "dfid=%u fid=%u name='%.*s'", u->tlink.dfid, u->tlink.fid,
+		snprintf(b, n, "dfid=%u fid=%u name='%s'", u->tlink.dfid, u->tlink.fid,
 			 S(u->tlink.name));
 		break;
 	case NP_TGETATTR:
@@ -119,14 +121,14 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 			 u->tsetattr.gid, u->tsetattr.size);
 		break;
 	case NP_TXATTRWALK:
-		snprintf(b, n, "fid=%u newfid=%u name='%.*s'", u->txattrwalk.fid, u->txattrwalk.newfid,
+		snprintf(b, n, "fid=%u newfid=%u name='%s'", u->txattrwalk.fid, u->txattrwalk.newfid,
 			 S(u->txattrwalk.name));
 		break;
 	case NP_RXATTRWALK:
 		snprintf(b, n, "size=%" PRIu64, u->rxattrwalk.size);
 		break;
 	case NP_TXATTRCREATE:
-		snprintf(b, n, "fid=%u name='%.*s' size=%" PRIu64 " flags=%u", u->txattrcreate.fid,
+		snprintf(b, n, "fid=%u name='%s' size=%" PRIu64 " flags=%u", u->txattrcreate.fid,
 			 S(u->txattrcreate.name), u->txattrcreate.attr_size, u->txattrcreate.flags);
 		break;
 	case NP_TLOCK:
@@ -140,7 +142,7 @@ static void fmt_body(char *b, size_t n, const struct np_msg *m)
 		snprintf(b, n, "oldtag=%u", u->tflush.oldtag);
 		break;
 	case NP_RREADLINK:
-		snprintf(b, n, "target='%.*s'", S(u->rreadlink.target));
+		snprintf(b, n, "target='%s'", S(u->rreadlink.target));
 		break;
 	case NP_TCLUNK:
 	case NP_TREMOVE:

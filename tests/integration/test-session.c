@@ -291,6 +291,26 @@ Test(daemon, attach_to_an_unknown_aname_fails)
 	}
 }
 
+Test(daemon, client_strings_reach_the_log_escaped_never_as_new_lines)
+{
+	/* An aname (and, with --trace, every name) a client sends may hold a
+	 * newline and a terminal escape: logged raw they would forge a log
+	 * line or rewrite the administrator's terminal. */
+	char addr[200];
+	snprintf(addr, sizeof(addr), "unix:%s/s", dirs[2]);
+	const char *argv[] = {"-l", addr, "-e", dirs[0], "--trace", NULL};
+	cr_assert_eq(np_daemon_start(&dm, argv), 0);
+	const char *forged = "x\nninepd: FORGED LINE\x1b[2J";
+	cr_expect_lt(attach_and_walk(addr, forged, ""), 0);
+	np_daemon_stop(&dm);
+	char *log = np_daemon_log(&dm);
+	cr_expect_null(strstr(log, "\nninepd: FORGED"), "a forged line reached the log:\n%s", log);
+	cr_expect_null(strchr(log, 0x1b), "an escape character reached the log:\n%s", log);
+	cr_expect_not_null(strstr(log, "x\\x0aninepd: FORGED LINE\\x1b[2J"),
+			   "the aname is not shown escaped:\n%s", log);
+	free(log);
+}
+
 Test(daemon, exits_0_on_sigterm)
 {
 	char addr[200];
