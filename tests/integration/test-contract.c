@@ -444,7 +444,7 @@ struct run {
 
 static const char *errname(int err)
 {
-	static __thread char buf[32];
+	static _Thread_local char buf[32];
 	if (err == 0)
 		return "success";
 	const char *n = strerrorname_np(-err);
@@ -1382,7 +1382,7 @@ static void run_rule(enum rule id)
 /* The tests                                                                  */
 /* ========================================================================= */
 
-TestSuite(contract, .timeout = 240);
+TestSuite(contract, .timeout = 60);
 
 Test(contract, every_request_of_the_codec_has_exactly_one_row)
 {

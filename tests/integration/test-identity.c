@@ -676,36 +676,55 @@ Test(mapped, mapped_acl_is_stored_as_user_virtfs_and_never_as_a_host_acl)
 	expect_acl_mapped("dir", "system.posix_acl_default", blob, len, 0700);
 }
 
+/* The two ACLs of a file system: a file's access ACL, a directory's default. */
+static const struct {
+	const char *rel, *name;
+} acl_cases[] = {{"file", "system.posix_acl_access"}, {"dir", "system.posix_acl_default"}};
+
+/* QEMU-style "file" and "dir", each with the extended ACL stored under
+ * host_prefix + its guest name; the ACL's bytes go to blob, its length is
+ * returned. */
+static size_t qemu_files_with_acls(const char *host_prefix, uint8_t *blob)
+{
+	size_t len = extended_acl(blob);
+	qemu_file("file", S_IFREG | 0644);
+	qemu_file("dir", S_IFDIR | 0755);
+	for (size_t i = 0; i < 2; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s%s", host_prefix, acl_cases[i].name);
+		cr_assert_eq(lsetxattr(HOST(acl_cases[i].rel), name, blob, len, 0), 0,
+			     "%s on %s: %s", name, acl_cases[i].rel, strerror(errno));
+	}
+	return len;
+}
+
+/* The guest's list of xattr names of fid f (NUL-separated); its length. */
+static int guest_list(struct np_client *c, uint32_t f, const char *rel, char *list, size_t cap)
+{
+	int n = np_xattr_get(c, f, "", list, cap);
+	cr_assert_geq(n, 0, "%s: listing: %s", rel, strerror(-n));
+	return n;
+}
+
 Test(mapped, mapped_acl_written_by_qemu_is_seen_by_the_guest)
 {
 	start(",security_model=mapped-xattr", NULL);
 	uint8_t blob[128], got[128];
-	size_t len = extended_acl(blob);
-	qemu_file("file", S_IFREG | 0644);
-	cr_assert_eq(lsetxattr(HOST("file"), "user.virtfs.system.posix_acl_access", blob, len, 0),
-		     0);
-	qemu_file("dir", S_IFDIR | 0755);
-	cr_assert_eq(lsetxattr(HOST("dir"), "user.virtfs.system.posix_acl_default", blob, len, 0),
-		     0);
+	size_t len = qemu_files_with_acls("user.virtfs.", blob);
 	struct np_client *user = attach(UID);
-	const struct {
-		const char *rel, *name;
-	} cases[] = {{"file", "system.posix_acl_access"}, {"dir", "system.posix_acl_default"}};
 	for (size_t i = 0; i < 2; i++) {
-		uint32_t f = walk(user, cases[i].rel);
-		int n = np_xattr_get(user, f, cases[i].name, got, sizeof(got));
-		cr_expect_eq(n, (int)len, "%s: Txattrwalk %s: %s", cases[i].rel, cases[i].name,
+		const char *rel = acl_cases[i].rel, *name = acl_cases[i].name;
+		uint32_t f = walk(user, rel);
+		int n = np_xattr_get(user, f, name, got, sizeof(got));
+		cr_expect_eq(n, (int)len, "%s: Txattrwalk %s: %s", rel, name,
 			     n < 0 ? strerror(-n) : "wrong size");
 		if (n == (int)len)
-			cr_expect_eq(memcmp(got, blob, len), 0, "%s: %s differs", cases[i].rel,
-				     cases[i].name);
+			cr_expect_eq(memcmp(got, blob, len), 0, "%s: %s differs", rel, name);
 		char list[512];
-		n = np_xattr_get(user, f, "", list, sizeof(list));
-		cr_assert_geq(n, 0, "%s: listing: %s", cases[i].rel, strerror(-n));
-		cr_expect(list_has(list, n, cases[i].name), "%s: %s is not listed", cases[i].rel,
-			  cases[i].name);
+		n = guest_list(user, f, rel, list, sizeof(list));
+		cr_expect(list_has(list, n, name), "%s: %s is not listed", rel, name);
 		cr_expect(!list_has_prefix(list, n, "user.virtfs."), "%s: user.virtfs.* listed",
-			  cases[i].rel);
+			  rel);
 	}
 }
 
@@ -713,26 +732,17 @@ Test(mapped, mapped_host_acl_is_not_shown_to_the_guest)
 {
 	start(",security_model=mapped-xattr", NULL);
 	uint8_t blob[128], got[128];
-	size_t len = extended_acl(blob);
-	qemu_file("file", S_IFREG | 0644);
-	cr_assert_eq(lsetxattr(HOST("file"), "system.posix_acl_access", blob, len, 0), 0,
-		     "a host ACL: %s", strerror(errno));
-	qemu_file("dir", S_IFDIR | 0755);
-	cr_assert_eq(lsetxattr(HOST("dir"), "system.posix_acl_default", blob, len, 0), 0,
-		     "a host default ACL: %s", strerror(errno));
+	qemu_files_with_acls("", blob);
 	struct np_client *user = attach(UID);
-	const struct {
-		const char *rel, *name;
-	} cases[] = {{"file", "system.posix_acl_access"}, {"dir", "system.posix_acl_default"}};
 	for (size_t i = 0; i < 2; i++) {
-		uint32_t f = walk(user, cases[i].rel);
-		cr_expect_eq(np_xattr_get(user, f, cases[i].name, got, sizeof(got)), -ENODATA,
-			     "%s: the host's %s is shown", cases[i].rel, cases[i].name);
+		const char *rel = acl_cases[i].rel, *name = acl_cases[i].name;
+		uint32_t f = walk(user, rel);
+		cr_expect_eq(np_xattr_get(user, f, name, got, sizeof(got)), -ENODATA,
+			     "%s: the host's %s is shown", rel, name);
 		char list[512];
-		int n = np_xattr_get(user, f, "", list, sizeof(list));
-		cr_assert_geq(n, 0, "%s: listing: %s", cases[i].rel, strerror(-n));
+		int n = guest_list(user, f, rel, list, sizeof(list));
 		cr_expect(!list_has_prefix(list, n, "system.posix_acl"),
-			  "%s: the host's ACL is listed", cases[i].rel);
+			  "%s: the host's ACL is listed", rel);
 	}
 }
 
