@@ -1315,10 +1315,19 @@ static const char *row_name(const struct row *row)
 	return n ? n : "?";
 }
 
-static void describe_probe(const struct probe *p, char *buf, size_t cap)
+static void describe_probe(const struct run *x, const struct probe *p, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "on \"%s\"%s%s%s arg %#x", p->on, p->to ? " and \"" : "",
-		 p->to ? p->to : "", p->to ? "\"" : "", p->arg);
+	bool cross = p->arg & 0x100u;
+	char first[16] = "", second[16] = "";
+	if (cross) {
+		snprintf(first, sizeof(first), " (export %s)", export_name(exp_first(x, p)));
+		snprintf(second, sizeof(second), " (export %s)", export_name(exp_second(x, p)));
+	}
+	int n = snprintf(buf, cap, "on \"%s\"%s", p->on, first);
+	if (p->to)
+		n += snprintf(buf + n, cap - (size_t)n, " and \"%s\"%s", p->to, second);
+	if (p->arg && !cross)
+		snprintf(buf + n, cap - (size_t)n, ", arg %#o", p->arg);
 }
 
 static void run_probe(struct run *x, const struct row *row, const struct cell *cell,
@@ -1334,7 +1343,7 @@ static void run_probe(struct run *x, const struct row *row, const struct cell *c
 	x->c = NULL;
 	char *after = snapshot(x);
 	char what[256];
-	describe_probe(p, what, sizeof(what));
+	describe_probe(x, p, what, sizeof(what));
 	char want[32];
 	snprintf(want, sizeof(want), "%s", errname(p->want));
 	cr_expect_eq(got, p->want, "[%s] %s %s: %s at %s, want %s (%s)", x->rule->name,
