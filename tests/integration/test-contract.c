@@ -126,8 +126,10 @@ struct row {
 #define P(on_, arg_, want_) {.on = (on_), .arg = (arg_), .want = (want_)}
 #define P2(on_, to_, arg_, want_) {.on = (on_), .to = (to_), .arg = (arg_), .want = (want_)}
 
-/* Cross-export probes: the first fid from export `from`, the second from `to`. */
-#define XP(from, to) (0x100u | (unsigned)(from) << 4 | (unsigned)(to))
+/* Cross-export probes: the first fid from export `from`, the second from
+ * `to`.  The marker bit is above every mode and open flag an arg holds. */
+#define XP_MARK 0x80000000u
+#define XP(from, to) (XP_MARK | (unsigned)(from) << 4 | (unsigned)(to))
 enum { EA = 0, EB = 1, EC = 2 };
 
 /* Tsetattr probes. */
@@ -813,12 +815,12 @@ static void expect_gone(const struct run *x, int exp, const char *rel)
 
 static int exp_first(const struct run *x, const struct probe *p)
 {
-	return (p->arg & 0x100u) ? (int)(p->arg >> 4 & 0xf) : x->rule->under_test;
+	return (p->arg & XP_MARK) ? (int)(p->arg >> 4 & 0xf) : x->rule->under_test;
 }
 
 static int exp_second(const struct run *x, const struct probe *p)
 {
-	return (p->arg & 0x100u) ? (int)(p->arg & 0xf) : x->rule->under_test;
+	return (p->arg & XP_MARK) ? (int)(p->arg & 0xf) : x->rule->under_test;
 }
 
 static int walk(struct run *x, int exp, const char *rel, uint32_t *fid)
@@ -1317,7 +1319,7 @@ static const char *row_name(const struct row *row)
 
 static void describe_probe(const struct run *x, const struct probe *p, char *buf, size_t cap)
 {
-	bool cross = p->arg & 0x100u;
+	bool cross = p->arg & XP_MARK;
 	char first[16] = "", second[16] = "";
 	if (cross) {
 		snprintf(first, sizeof(first), " (export %s)", export_name(exp_first(x, p)));
