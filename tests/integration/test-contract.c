@@ -237,8 +237,9 @@ static const struct row table[] = {
 		[SQUASH] = DO("reads a 0644 file", P("g", 0, 0)),
 		[MAPPED] = DO("reads", P("f", 0, 0))}},
 	{NP_TWRITE, true, drive_write, {
-		[READONLY] = DO("EROFS to a file fid (opened O_RDONLY, the only open a read-only "
-				"export allows)", P("f", 0, -EROFS)),
+		[READONLY] = DO("EBADF: the only open a read-only export allows is O_RDONLY, and "
+				"a write to it is EBADF, as write(2) on such a descriptor",
+				P("f", 0, -EBADF)),
 		[CROSS] = ONE_FID_NA,
 		[NON_ROOT] = DO("writes a root 0600 file: only its mode refuses", P("f", 0, 0)),
 		[SQUASH] = DO("writes a file of 1234", P("own/mine", 0, 0)),
