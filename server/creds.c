@@ -207,18 +207,19 @@ int creds_enter(const struct cred *c)
 	uint64_t caps = (caps_of(c->caps) | CAPS_SWITCH) & permitted;
 	if (thread_valid && thread_uid == c->uid && thread_gid == c->gid && thread_caps == caps)
 		return 0;
+	bool thread_known = thread_valid;
 	thread_valid = false;
-	if (!thread_ready || (uid_t)setfsuid((uid_t)-1) != c->uid ||
-	    (gid_t)setfsgid((gid_t)-1) != c->gid) {
+	if (!thread_known || thread_gid != c->gid)
 		setfsgid(c->gid);
+	if (!thread_known || thread_uid != c->uid)
 		setfsuid(c->uid);
-		/* setfs*id report failure only by returning the old value. */
-		if ((gid_t)setfsgid((gid_t)-1) != c->gid || (uid_t)setfsuid((uid_t)-1) != c->uid)
-			return -EPERM;
-	}
+	/* setfs*id report failure only by returning the old value. */
+	if ((gid_t)setfsgid((gid_t)-1) != c->gid || (uid_t)setfsuid((uid_t)-1) != c->uid)
+		return -EPERM;
 	/* After setfsuid: the kernel raises or lowers the file-system
 	 * capabilities with the fsuid; the set here is the one that counts. */
-	if (caps_set_effective(caps))
+	if ((!thread_known || thread_caps != caps || thread_uid != c->uid) &&
+	    caps_set_effective(caps))
 		return -EPERM;
 	thread_uid = c->uid;
 	thread_gid = c->gid;

@@ -1,23 +1,19 @@
 /* privs_drop(): from root to an ordinary user that keeps the file
- * capabilities passthrough needs.
+ * capabilities passthrough needs; privs_restrict(): the same capabilities
+ * for a daemon that stays root (no -u).
  *
- * Why these capabilities and no others.  In passthrough every request
- * runs with the attaching user's fsuid, fsgid and groups (fsops.c
- * creds_enter), which takes CAP_SETUID and CAP_SETGID.  A request as uid 0
- * must pass the permission checks root passes on the host; the kernel
- * provides that by itself: when a thread's fsuid becomes 0 it raises the
- * file-system capabilities it finds in the permitted set (CHOWN,
- * DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, MKNOD) into the effective
- * set, and lowers them when the fsuid leaves 0 (cap_task_fix_setuid).  So
- * those stay permitted but not effective, and a request as any other uid
- * runs with no capability but the two it needs to switch.
+ * Why these capabilities and no others.  Every request runs with
+ * credentials of its own (creds.c: fsuid, fsgid and an effective set
+ * chosen per request), and switching takes CAP_SETUID and CAP_SETGID.  A
+ * request as uid 0 needs the file-system capabilities root has (CHOWN,
+ * DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, MKNOD), and another
+ * client DAC_OVERRIDE and DAC_READ_SEARCH (its guest decided access); so
+ * those stay permitted, and each worker raises into its effective set the
+ * ones of the request it runs.
  *
  * Left out on purpose:
- *   CAP_SYS_ADMIN  would give trusted.* xattrs to guest root, but it is not
- *                  a file-system capability: the kernel would leave it
- *                  effective for every request, so any guest uid could
- *                  read and write trusted.* and security.* xattrs on every
- *                  file, and it is half of root besides;
+ *   CAP_SYS_ADMIN  would give trusted.* and security.* xattrs to guest
+ *                  root, and is half of root besides;
  *   CAP_SETFCAP    would let requests write security.capability, that is
  *                  plant file capabilities for the host to honour;
  *   CAP_SETPCAP    only needed here, to empty the bounding set;
@@ -31,8 +27,8 @@
  * Dumpable: setresuid() leaves the process non-dumpable and it stays so.
  * That does not hurt /proc/self/fd: the kernel always lets a thread group
  * into its own /proc/PID/fd and follow its own fd links (proc_fd_permission,
- * ptrace_may_access for the same thread group), which fs_reopen() and
- * fs_parent() rely on, and tests/privs checks.  Staying non-dumpable keeps
+ * ptrace_may_access for the same thread group), which be_reopen() and
+ * the backend's find_parent() rely on, and tests/privs checks.  Staying non-dumpable keeps
  * other processes of the same user out of /proc/PID and avoids core files
  * full of exported data, so PR_SET_DUMPABLE is left alone.
  */

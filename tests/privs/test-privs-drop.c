@@ -1,4 +1,4 @@
-/* privs_drop() (server/privs.c) and fsops.c's per-request credentials
+/* privs_drop() (server/privs.c) and creds.c's per-request credentials
  * after it, without the daemon.
  *
  * A drop cannot be undone and needs a process with one thread, which a
