@@ -108,20 +108,6 @@ static struct req *req_alloc(struct conn *c, uint32_t insize)
 	return r;
 }
 
-int req_out_reserve(struct req *r, uint32_t size)
-{
-	if (size <= r->outcap)
-		return 0;
-	uint8_t *b = malloc(size);
-	if (!b)
-		return -ENOMEM;
-	if (r->outbuf != r->outsmall)
-		free(r->outbuf);
-	r->outbuf = b;
-	r->outcap = size;
-	return 0;
-}
-
 /* Drops everything a finished request holds and recycles it. */
 static void req_release(struct req *r)
 {

@@ -4,8 +4,8 @@
  *
  * Layers, each calling only the ones below it (no file calls back up):
  *   main.c -> server.c -> listen.c -> conn.c -> dispatch.c -> ops.c
- *     -> backend.c; beside them export.c, fid.c, creds.c, privs.c,
- *     workq.c, trace.c, log.c.  conn.c tells the server about its two
+ *     -> backend.c; beside them request.c, export.c, fid.c, creds.c,
+ *     snapshot.c, privs.c, workq.c, trace.c, log.c (no calls upward).  conn.c tells the server about its two
  *     events (idle, stdio hang-up) through the hooks in struct conn_hub. */
 #ifndef NINEPD_SERVER_SERVER_H
 #define NINEPD_SERVER_SERVER_H
