@@ -122,6 +122,34 @@ static const char *change_id_step(int rc)
 	}
 }
 
+/* 0 when the process may change its capabilities for good: a single
+ * thread (capset() changes only the calling thread: a thread started
+ * before would keep root's capabilities), and every capability kept (and
+ * CAP_SETPCAP, to empty the bounding set) permitted, so that one a
+ * service manager withheld is named rather than reported as capset's
+ * EPERM. */
+static int may_change_caps(char *err, size_t errlen)
+{
+	int threads = thread_count();
+	if (threads < 0)
+		return fail(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
+	if (threads != 1)
+		return fail(err, errlen, -EBUSY,
+			    "%d threads already run (capabilities must change before the first)",
+			    threads);
+	if (capng_get_caps_process())
+		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+	for (size_t i = 0; i <= NKEPT; i++) {
+		unsigned cap = i < NKEPT ? kept[i].cap : CAP_SETPCAP;
+		if (!capng_have_capability(CAPNG_PERMITTED, cap))
+			return fail(err, errlen, -EPERM,
+				    "capability %s is not permitted to ninepd (is it missing from "
+				    "a CapabilityBoundingSet=?)",
+				    cap_name(cap));
+	}
+	return 0;
+}
+
 /* Reads back everything privs_drop() set: trust, but verify. */
 static int privs_check(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
@@ -187,26 +215,9 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	int rc = config_lookup_user(user, &uid, &gid, msg, sizeof msg);
 	if (rc)
 		return fail(err, errlen, rc, "%s", msg);
-	/* capset() changes only the calling thread: a thread started before
-	 * would keep root's capabilities for good. */
-	int threads = thread_count();
-	if (threads < 0)
-		return fail(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
-	if (threads != 1)
-		return fail(err, errlen, -EBUSY,
-			    "%d threads already run (the drop must come before the first)", threads);
-	/* Name a capability a service manager withheld, rather than report
-	 * capset's EPERM from inside capng_change_id(). */
-	if (capng_get_caps_process())
-		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
-	for (size_t i = 0; i <= NKEPT; i++) {
-		unsigned cap = i < NKEPT ? kept[i].cap : CAP_SETPCAP;
-		if (!capng_have_capability(CAPNG_PERMITTED, cap))
-			return fail(err, errlen, -EPERM,
-				    "capability %s is not permitted to ninepd (is it missing from "
-				    "a CapabilityBoundingSet=?)",
-				    cap_name(cap));
-	}
+	rc = may_change_caps(err, errlen);
+	if (rc)
+		return rc;
 
 	capng_clear(CAPNG_SELECT_BOTH);
 	for (size_t i = 0; i < NKEPT; i++)
@@ -243,22 +254,9 @@ int privs_restrict(char *err, size_t errlen)
 {
 	if (geteuid() != 0)
 		return 0;
-	int threads = thread_count();
-	if (threads < 0)
-		return fail(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
-	if (threads != 1)
-		return fail(err, errlen, -EBUSY,
-			    "%d threads already run (capabilities are per thread)", threads);
-	if (capng_get_caps_process())
-		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
-	for (size_t i = 0; i <= NKEPT; i++) {
-		unsigned cap = i < NKEPT ? kept[i].cap : CAP_SETPCAP;
-		if (!capng_have_capability(CAPNG_PERMITTED, cap))
-			return fail(err, errlen, -EPERM,
-				    "capability %s is not permitted to ninepd (is it missing from "
-				    "a CapabilityBoundingSet=?)",
-				    cap_name(cap));
-	}
+	int rc = may_change_caps(err, errlen);
+	if (rc)
+		return rc;
 	capng_clear(CAPNG_SELECT_BOTH);
 	for (size_t i = 0; i < NKEPT; i++)
 		if (capng_update(CAPNG_ADD, CAPNG_PERMITTED | CAPNG_EFFECTIVE | CAPNG_BOUNDING_SET,
