@@ -41,6 +41,15 @@ MSG
   exec build/ninepd -l "unix:$top/ninepd.sock" -e "$top/export"
   ;;
 test)
+  # What runs as another user (a copy of ninepd, an export diod serves as
+  # the guest's user) goes to /tmp or /var/tmp, never into the checkout,
+  # which may lie where only root can enter: those two must be open to all.
+  for d in /tmp /var/tmp; do
+    if [ ! -d "$d" ] || [ $((0$(stat -L -c %a "$d") & 1)) = 0 ]; then
+      echo "dev.sh: $d must be a directory every user may enter (o+x): the tests put there what runs as another user" >&2
+      exit 1
+    fi
+  done
   scripts/deps.sh
   status=0
   build build

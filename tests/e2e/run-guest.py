@@ -38,6 +38,11 @@ from typing import Callable, Optional
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST = os.path.join(HERE, "guest")
 CACHE = os.environ.get("E2E_CACHE", os.path.join(HERE, "cache"))
+# Where each run's export and sockets go: a directory that every user may
+# enter, wherever the checkout lies (/root and mktemp -d are 0700, and diod
+# serves the export as the guest's user); on disk, where /tmp may be a
+# tmpfs without user xattrs.
+EXPORT_BASE = "/var/tmp"
 PORT_NAMES = ["p9a", "p9b", "p9c", "p9d"]
 
 
@@ -77,20 +82,22 @@ class Scenario:
 
 
 class Run:
-    """The state of one scenario run; its files live in cache/runs/<scenario>/."""
+    """The state of one scenario run: its logs live in cache/runs/<scenario>/,
+    its export and sockets in a directory of its own under EXPORT_BASE."""
 
     def __init__(self, scenario, args):
         self.sc = scenario
         self.args = args
         self.dir = os.path.join(CACHE, "runs", scenario.name)
-        self.export = os.path.join(self.dir, "export")
-        # Beside the first export, never inside it: no export may reach another's files.
-        self.extra_export = {name: os.path.join(self.dir, "export-" + name)
-                             for name, _ in scenario.extra_exports}
         # A unix socket path has at most 107 bytes and QEMU's -chardev
-        # cannot take a comma: the socket lives in a short path of its own.
-        self.sock_dir = tempfile.mkdtemp(prefix="ninepd-e2e-")
-        self.sock = os.path.join(self.sock_dir, "9p.sock")
+        # cannot take a comma: a short path, made by mkdtemp.
+        self.tmp = tempfile.mkdtemp(prefix="ninepd-e2e-", dir=EXPORT_BASE)
+        os.chmod(self.tmp, 0o755)
+        self.export = os.path.join(self.tmp, "export")
+        # Beside the first export, never inside it: no export may reach another's files.
+        self.extra_export = {name: os.path.join(self.tmp, "export-" + name)
+                             for name, _ in scenario.extra_exports}
+        self.sock = os.path.join(self.tmp, "9p.sock")
         self.server_log = os.path.join(self.dir, "server.log")
         self.guest_env = {}
         self.server = None
@@ -217,7 +224,7 @@ def start_servers(run):
     if err:
         return err
     for port, kind in run.sc.extra_servers:
-        sock = os.path.join(run.sock_dir, f"{port}.sock")
+        sock = os.path.join(run.tmp, f"{port}.sock")
         proc, err = start_server(run, kind, sock, os.path.join(run.dir, f"server-{port}.log"))
         run.extra_servers.append((port, proc, sock))
         if err:
@@ -233,7 +240,7 @@ class Recorder:
 
     def __init__(self, run, out_dir):
         self.run, self.out_dir = run, out_dir
-        self.path = os.path.join(run.sock_dir, "rec.sock")
+        self.path = os.path.join(run.tmp, "rec.sock")
         self.tag = "0"
         self.count = 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -292,7 +299,7 @@ class DeadEnd:
 
     def __init__(self, run, name, kind):
         self.name, self.kind = name, kind
-        self.path = os.path.join(run.sock_dir, f"{name}.sock")
+        self.path = os.path.join(run.tmp, f"{name}.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(4)
@@ -759,6 +766,18 @@ SCENARIOS = {s.name: s for s in [
 ]}
 
 
+def remove_kept_export(run_dir):
+    """Removes the directory of the export that a failed earlier run of the
+    scenario kept (its path is in run_dir/export-path)."""
+    try:
+        with open(os.path.join(run_dir, "export-path")) as f:
+            tmp = os.path.dirname(f.read().strip())
+    except FileNotFoundError:
+        return
+    if os.path.dirname(tmp) == EXPORT_BASE and os.path.basename(tmp).startswith("ninepd-e2e-"):
+        subprocess.run(["rm", "-rf", "--one-file-system", tmp])
+
+
 def execute(run):
     """Starts the server, boots every phase and makes the host checks."""
     err = start_servers(run)
@@ -808,13 +827,18 @@ def run_scenario(sc, args):
     start = time.monotonic()
     run = Run(sc, args)
     try:
+        remove_kept_export(run.dir)
         if os.path.isdir(run.dir):
             subprocess.run(["rm", "-rf", "--one-file-system", run.dir], check=True)
+        os.makedirs(run.dir)
         for path in [run.export, *run.extra_export.values()]:
-            os.makedirs(path)
+            os.mkdir(path)
+        with open(os.path.join(run.dir, "export-path"), "w") as f:
+            f.write(run.export + "\n")
         if sc.prepare:
             sc.prepare(run)
-        print(f"== {sc.name}: {sc.doc}  [server {args.server}, relay {args.relay}, files in {run.dir}]",
+        print(f"== {sc.name}: {sc.doc}  [server {args.server}, relay {args.relay}, "
+              f"files in {run.dir}, export {run.export}]",
               flush=True)
         execute(run)
     finally:
@@ -826,7 +850,10 @@ def run_scenario(sc, args):
             d.close()
         if run.recorder:
             run.recorder.close()
-        shutil.rmtree(run.sock_dir, ignore_errors=True)
+        if run.results and all(ok for _, ok, _ in run.results):
+            subprocess.run(["rm", "-rf", "--one-file-system", run.tmp])
+        else:
+            print(f"export kept in {run.export} (until the next run of {sc.name})", flush=True)
     failed = [r for r in run.results if not r[1]]
     if failed:
         for name in sorted(os.listdir(run.dir)):
@@ -834,8 +861,6 @@ def run_scenario(sc, args):
                 print(f"--- last lines of {os.path.join(run.dir, name)}")
                 with open(os.path.join(run.dir, name), errors="replace") as f:
                     sys.stdout.writelines(f.readlines()[-25:])
-    else:
-        subprocess.run(["rm", "-rf", "--one-file-system", run.export, *run.extra_export.values()])
     print(f"{sc.name}: {time.monotonic() - start:.1f} s wall")
     print(f"{len(run.results) - len(failed)} passed, {len(failed)} failed", flush=True)
     return 1 if failed or not run.results else 0

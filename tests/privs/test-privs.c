@@ -374,12 +374,39 @@ Test(not_dropped, without_u_the_daemon_stays_root_with_only_the_file_capabilitie
 
 TestSuite(refused, .init = need_root_and_nobody, .timeout = 60);
 
+/* Copies the file src to dst with mode 0755. */
+static void copy_executable(const char *src, const char *dst)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(in, 0, "%s: %s", src, strerror(errno));
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	cr_assert_geq(out, 0, "%s: %s", dst, strerror(errno));
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		cr_assert_eq(write(out, buf, (size_t)n), n, "%s: %s", dst, strerror(errno));
+	cr_assert_eq(n, 0, "%s: %s", src, strerror(errno));
+	close(in);
+	cr_assert_eq(fchmod(out, 0755), 0);
+	cr_assert_eq(close(out), 0);
+}
+
 /* Runs ninepd with args to completion (as uid run_uid unless 0); returns
- * its exit status and its stderr in log (caller frees). */
+ * its exit status and its stderr in log (caller frees).  Another user runs
+ * a copy in a directory of its own under /tmp: the build directory may lie
+ * where only root can enter (a checkout in /root or below mktemp -d). */
 static int run_ninepd(uid_t run_uid, const char *const args[], char **log)
 {
 	const char *bin = getenv("NINEPD");
 	cr_assert(bin, "NINEPD is not set");
+	char bin_dir[64] = "", copy[96];
+	if (run_uid) {
+		cr_assert_eq(np_tmpdir(bin_dir, sizeof bin_dir, "ninepd-privs-bin"), 0);
+		cr_assert_eq(chmod(bin_dir, 0755), 0);
+		snprintf(copy, sizeof copy, "%s/ninepd", bin_dir);
+		copy_executable(bin, copy);
+		bin = copy;
+	}
 	const char *argv[16] = {"ninepd"};
 	for (size_t i = 0; args[i]; i++) {
 		cr_assert_lt(i, 14);
@@ -395,13 +422,18 @@ static int run_ninepd(uid_t run_uid, const char *const args[], char **log)
 		dup2(fd, 2);
 		dup2(fd, 1);
 		if (run_uid && (setgroups(0, NULL) || setresgid(run_uid, run_uid, run_uid) ||
-				setresuid(run_uid, run_uid, run_uid)))
+				setresuid(run_uid, run_uid, run_uid))) {
+			dprintf(2, "test: becoming uid %u: %s\n", (unsigned)run_uid, strerror(errno));
 			_exit(99);
+		}
 		execv(bin, (char *const *)argv);
+		dprintf(2, "test: exec %s as uid %u: %s\n", bin, (unsigned)run_uid, strerror(errno));
 		_exit(98);
 	}
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	if (bin_dir[0])
+		np_rmtree(bin_dir);
 	off_t len = lseek(fd, 0, SEEK_END);
 	*log = calloc(1, (size_t)len + 1);
 	cr_assert_eq(pread(fd, *log, (size_t)len, 0), len);
