@@ -103,6 +103,30 @@ int be_dup(int fd)
 	return d < 0 ? -errno : d;
 }
 
+int be_name_handle(int fd, struct file_handle **handle, int *mount_id)
+{
+	struct file_handle probe = {.handle_bytes = 0};
+	if (name_to_handle_at(fd, "", &probe, mount_id, AT_EMPTY_PATH) == 0 || errno != EOVERFLOW)
+		return errno == EOVERFLOW ? -EIO : -errno;
+	struct file_handle *h = malloc(sizeof *h + probe.handle_bytes);
+	if (!h)
+		return -ENOMEM;
+	h->handle_bytes = probe.handle_bytes;
+	if (name_to_handle_at(fd, "", h, mount_id, AT_EMPTY_PATH)) {
+		int rc = -errno;
+		free(h);
+		return rc;
+	}
+	*handle = h;
+	return 0;
+}
+
+int be_open_handle(int mount_fd, struct file_handle *handle)
+{
+	int fd = open_by_handle_at(mount_fd, handle, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 void be_close(int fd)
 {
 	if (fd >= 0)
@@ -112,8 +136,16 @@ void be_close(int fd)
 /* True when directory fd still lies below the export root.  A client
  * cannot move a directory out of the export, but the host can; a fid left
  * inside such a directory must not climb with ".." into the host's tree.
- * Costs one ".." step per level, and only ".." walks pay it. */
-static bool dir_inside_export(const struct export *e, int fd)
+ *
+ * A fixed number of system calls, whatever the depth: the kernel's name
+ * for fd (its path in the daemon's mount namespace) must lie below the
+ * export's, and that relative path, resolved from the export root with
+ * openat2(RESOLVE_BENEATH, no symlinks), must lead to the same directory.
+ * A directory has one name, so reaching it beneath the root proves it is
+ * inside.  Without openat2, or for a path longer than PATH_MAX, the
+ * directory climbs ".." to the root instead, at most BE_MAX_DEPTH
+ * levels. */
+static bool dir_inside_export_climbing(const struct export *e, int fd)
 {
 	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	bool inside = false;
@@ -138,6 +170,38 @@ static bool dir_inside_export(const struct export *e, int fd)
 	if (cur >= 0)
 		close(cur);
 	return inside;
+}
+
+static bool dir_inside_export(const struct export *e, int fd)
+{
+	char proc[32], path[PATH_MAX];
+	proc_path(fd, proc);
+	ssize_t n = readlink(proc, path, sizeof path);
+	if (n <= 0 || (size_t)n >= sizeof path || atomic_load(&no_openat2))
+		return dir_inside_export_climbing(e, fd);
+	path[n] = '\0';
+	size_t rootlen = strlen(e->realpath);
+	const char *rel;
+	if (!strcmp(path, e->realpath))
+		rel = ".";
+	else if (!strcmp(e->realpath, "/"))
+		rel = path + 1;
+	else if (!strncmp(path, e->realpath, rootlen) && path[rootlen] == '/')
+		rel = path + rootlen + 1;
+	else
+		return false; /* unlinked, or its name is outside the export */
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long found = syscall(SYS_openat2, e->rootfd, rel, &how, sizeof how);
+	if (found < 0)
+		return false;
+	struct stat a, b;
+	bool same = be_stat_host((int)found, &a) == 0 && be_stat_host(fd, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	close((int)found);
+	return same;
 }
 
 int be_open_parent(const struct export *e, int dirfd)

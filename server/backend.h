@@ -52,11 +52,19 @@ int be_xattr_name(const struct np_str *s, char buf[BE_NAME_BUF]);
 int be_open_child(int dirfd, const char *name);
 /* O_PATH descriptor of "..", of the directory dirfd: the export root's
  * parent is the root itself, and a directory the host moved out of the
- * export does not lead out of it (-ENOENT).  Bounded: at most
- * BE_MAX_DEPTH levels are climbed to check. */
+ * export does not lead out of it (-ENOENT).  A fixed number of system
+ * calls whatever the depth (BE_MAX_DEPTH levels climbed at most where
+ * openat2 is missing). */
 #define BE_MAX_DEPTH 4096
 int be_open_parent(const struct export *e, int dirfd);
 int be_dup(int fd);
+/* A file handle for what fd refers to (name_to_handle_at; malloc'd) and
+ * the id of its mount; -EOPNOTSUPP where the file system has none. */
+int be_name_handle(int fd, struct file_handle **handle, int *mount_id);
+/* An O_PATH descriptor of the file behind handle, on the mount mount_fd
+ * is on (open_by_handle_at: needs cap_dac_read_search).  It is exactly
+ * that file, wherever it is now; -ESTALE once it is deleted. */
+int be_open_handle(int mount_fd, struct file_handle *handle);
 void be_close(int fd);
 /* The guest's view of what fd refers to (mapped-xattr: the xattrs
  * override owner, mode and rdev); host_mode gets the host's mode. */

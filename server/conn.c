@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "server/conn.h"
@@ -900,7 +901,7 @@ struct conn *conn_new(struct conn_hub *h)
 	c->msize = h->snap->cfg->max_msize;
 	c->out_fd = -1;
 	pthread_mutex_init(&c->wlock, NULL);
-	fid_table_init(&c->fids);
+	fid_table_init(&c->fids, &h->fid_pool);
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
@@ -1020,9 +1021,28 @@ static void flush_check_cb(uv_check_t *check)
 	conn_hub_flush(check->data); /* after each poll: send what the iteration made */
 }
 
+/* The fids of all clients together may hold at most RLIMIT_NOFILE -
+ * (RLIMIT_NOFILE / 8 + 32) descriptors (half of a limit below 128): the
+ * rest stays for accepting connections, the listeners and the workers'
+ * transient opens, so a client that takes every fid it can still leaves
+ * room for new connections to be accepted and answered. */
+static size_t fid_fd_budget(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > SIZE_MAX)
+		return SIZE_MAX;
+	if (rl.rlim_cur < 128) /* only in tests: keep half */
+		return 1 + (size_t)rl.rlim_cur / 2;
+	return (size_t)rl.rlim_cur - (size_t)rl.rlim_cur / 8 - 32;
+}
+
 int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads)
 {
 	h->loop = loop;
+	h->fid_fd_budget = fid_fd_budget();
+	h->fid_pool.cap = h->fid_fd_budget;
+	h->fid_pool.can_reopen = creds_can_reopen();
 	users_init(&h->users);
 	int rc = workq_new(loop, nthreads, req_work_cb, req_done_cb, &h->workq);
 	if (rc)

@@ -45,8 +45,13 @@ struct conn_hub {
 	uv_timer_t lock_timer;
 	struct req *lock_waiters;
 	bool stopping;
-	size_t fid_fds;       /* descriptors held by the fids of every client */
-	size_t fid_fd_budget; /* their limit, from RLIMIT_NOFILE (dispatch.c), 0 unset */
+	/* The descriptors the fids of every client hold.  pool.cap: past it
+	 * idle ones are given back; fid_fd_budget: past it, when nothing can
+	 * be given back, new fids get EMFILE.  Both from RLIMIT_NOFILE at
+	 * start (conn_hub_init): descriptors stay for accepting connections,
+	 * the listeners and the workers' transient opens. */
+	struct fid_pool fid_pool;
+	size_t fid_fd_budget;
 	/* Stopping, and nothing is in flight any more. */
 	void (*on_idle)(struct conn_hub *h);
 	/* A connection that ends the daemon (stdio) has gone. */

@@ -147,6 +147,7 @@ static uint64_t caps_of(enum cred_caps c)
 	case CRED_CAPS_ROOT: return CAPS_ROOT;
 	case CRED_CAPS_CLIENT: return CAPS_CLIENT;
 	case CRED_CAPS_DAEMON: return daemon_uid == 0 ? CAPS_ROOT : 0;
+	case CRED_CAPS_REOPEN: return CAP_BIT(CAP_DAC_READ_SEARCH);
 	default: return 0;
 	}
 }
@@ -226,6 +227,18 @@ int creds_enter(const struct cred *c)
 	thread_caps = caps;
 	thread_valid = true;
 	return 0;
+}
+
+int creds_enter_reopen(void)
+{
+	struct cred self = {.uid = daemon_uid, .gid = daemon_gid, .caps = CRED_CAPS_REOPEN};
+	return creds_enter(&self);
+}
+
+bool creds_can_reopen(void)
+{
+	uint64_t eff = 0, perm = 0;
+	return caps_get(&eff, &perm) == 0 && (perm & CAP_BIT(CAP_DAC_READ_SEARCH));
 }
 
 int creds_enter_daemon(void)

@@ -40,6 +40,7 @@ enum cred_caps {
 	CRED_CAPS_CLIENT,
 	CRED_CAPS_ROOT,
 	CRED_CAPS_DAEMON,
+	CRED_CAPS_REOPEN,  /* cap_dac_read_search: open_by_handle_at */
 };
 
 struct cred {
@@ -82,5 +83,11 @@ bool creds_switching(void);
 int creds_enter(const struct cred *c);
 /* The daemon's own identity. */
 int creds_enter_daemon(void);
+/* The daemon's identity with cap_dac_read_search only: reopening a fid's
+ * descriptor from its file handle (fid_reopen). */
+int creds_enter_reopen(void);
+/* True when the process may reopen file handles (cap_dac_read_search
+ * permitted). */
+bool creds_can_reopen(void);
 
 #endif

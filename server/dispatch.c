@@ -237,25 +237,16 @@ static bool modifies(const struct req *r, const struct contract *k)
 	}
 }
 
-/* Every fid holds one or two descriptors.  The fids of all clients together
- * may hold at most RLIMIT_NOFILE - (RLIMIT_NOFILE / 8 + 32) of them (half
- * of a limit below 128): the rest stays for accepting connections, the
- * listeners and the workers' transient opens, so a client that takes every
- * fid it can gets EMFILE for new fids while new connections are still
- * accepted and answered, and other clients keep the fids they have. */
-static size_t fid_fd_budget(struct conn_hub *h)
+/* Room for `more` descriptors under the budget, giving back idle fids'
+ * descriptors (oldest first, a sixteenth of the cap at a time) when the
+ * pool is past its cap; false when even that leaves no room (then the
+ * fids that need one get EMFILE, and other clients keep theirs). */
+static bool fds_room(struct conn_hub *h, size_t more)
 {
-	if (!h->fid_fd_budget) {
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-		    rl.rlim_cur > SIZE_MAX)
-			h->fid_fd_budget = SIZE_MAX;
-		else if (rl.rlim_cur < 128) /* only in tests: keep half */
-			h->fid_fd_budget = 1 + (size_t)rl.rlim_cur / 2;
-		else
-			h->fid_fd_budget = (size_t)rl.rlim_cur - (size_t)rl.rlim_cur / 8 - 32;
-	}
-	return h->fid_fd_budget;
+	struct fid_pool *p = &h->fid_pool;
+	if (p->open_fds + more > p->cap && p->cap)
+		fid_pool_reclaim(p, p->cap - p->cap / 16 > more ? p->cap - p->cap / 16 - more : 0);
+	return p->open_fds + more <= h->fid_fd_budget;
 }
 
 /* Installs r->newfid in the table, replacing the fid of the same number
@@ -273,14 +264,13 @@ static int install_newfid(struct req *r)
 	struct fid *old = fid_lookup(t, r->newfid->num);
 	if (old && (!r->fid || old->num != r->fid->num))
 		return -EEXIST; /* taken meanwhile by another request */
-	size_t freed = old ? old->table_fds : 0;
-	if (h->fid_fds - freed + fid_fd_count(r->newfid) > fid_fd_budget(h))
+	size_t freed = old ? old->table_fds : 0, more = fid_fd_count(r->newfid);
+	if (!fds_room(h, more > freed ? more - freed : 0))
 		return -EMFILE;
 	if (old)
 		fid_unref(fid_remove(t, old->num));
 	if (t->count >= r->snap->cfg->max_fids)
 		return -EMFILE;
-	t->open_fds = &h->fid_fds;
 	int rc = fid_insert(t, fid_ref(r->newfid));
 	if (rc)
 		fid_unref(r->newfid);
@@ -292,8 +282,7 @@ static int install_newfid(struct req *r)
 static int install_open_fd(struct req *r)
 {
 	struct fid *f = r->fid;
-	struct conn_hub *h = r->conn->hub;
-	if (h->fid_fds + 1 > fid_fd_budget(h))
+	if (!fds_room(r->conn->hub, 1))
 		return -EMFILE;
 	f->fd = r->open_fd;
 	f->open_flags = be_open_flags(r->in.u.tlopen.flags);
@@ -306,6 +295,10 @@ static int install_open_fd(struct req *r)
 /* The steps after a request's handlers, on the loop thread. */
 static int finish(struct req *r, const struct contract *k)
 {
+	/* Its fids may have reopened a descriptor (dispatch_work), and are
+	 * the most recently used now. */
+	fid_table_recount(&r->conn->fids, r->fid);
+	fid_table_recount(&r->conn->fids, r->fid2);
 	if (k->fid[0].need == NEED_CLOSED || k->fid[0].need == NEED_CLOSED_DIR)
 		r->fid->opening = false;
 	if (r->err)
@@ -402,6 +395,11 @@ static bool request_gid(struct req *r, const struct contract *k, const struct fi
 	return false;
 }
 
+static int fid_reopen_if(struct fid *f)
+{
+	return f ? fid_reopen(f) : 0;
+}
+
 /* Enters the credentials the row says the request runs with. */
 static int enter_identity(struct req *r, const struct contract *k)
 {
@@ -425,7 +423,12 @@ static int enter_identity(struct req *r, const struct contract *k)
 void dispatch_work(struct req *r)
 {
 	const struct contract *k = &contracts[r->in.type];
-	int rc = enter_identity(r, k);
+	/* Descriptors the pool gave back come back first (fid.h). */
+	int rc = fid_reopen_if(r->fid);
+	if (!rc)
+		rc = fid_reopen_if(r->fid2);
+	if (!rc)
+		rc = enter_identity(r, k);
 	r->err = rc ? rc : k->work(r);
 }
 

@@ -15,6 +15,8 @@
 
 #define NOBODY 65534
 
+static int add_mount(struct export *e, int mount_id, int fd);
+
 static int export_open(struct export *e, const struct export_conf *conf)
 {
 	e->conf = conf;
@@ -31,6 +33,16 @@ static int export_open(struct export *e, const struct export_conf *conf)
 		return -errno;
 	e->root_dev = st.st_dev;
 	e->root_ino = st.st_ino;
+	/* The root mount's descriptor for reopening fids from file handles,
+	 * while the daemon may still open anything (before -u). */
+	int mount_id, mfd = open(conf->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct file_handle probe = {.handle_bytes = 0};
+	if (mfd >= 0 &&
+	    (name_to_handle_at(mfd, "", &probe, &mount_id, AT_EMPTY_PATH) == 0 ||
+	     errno == EOVERFLOW))
+		add_mount(e, mount_id, mfd);
+	else if (mfd >= 0)
+		close(mfd);
 	if (conf->remap_state) {
 		/* Restored tables give the guest the same qid paths as before
 		 * the restart; a file that does not fit is refused, never
@@ -72,6 +84,10 @@ void export_free(struct export *e)
 	free(e->realpath);
 	remap_free(e->remap);
 	cfg_snapshot_unref(e->snap);
+	for (size_t i = 0; i < e->nmounts; i++)
+		close(e->mounts[i].fd);
+	free(e->mounts);
+	pthread_mutex_destroy(&e->mounts_lock);
 	free(e);
 }
 
@@ -82,6 +98,7 @@ int export_new(struct cfg_snapshot *snap, const struct export_conf *conf, struct
 		return -ENOMEM;
 	e->rootfd = -1;
 	e->snap = cfg_snapshot_ref(snap);
+	pthread_mutex_init(&e->mounts_lock, NULL);
 	int rc = export_open(e, conf);
 	if (rc) {
 		export_free(e);
@@ -89,6 +106,48 @@ int export_new(struct cfg_snapshot *snap, const struct export_conf *conf, struct
 	}
 	*out = e;
 	return 0;
+}
+
+static int add_mount(struct export *e, int mount_id, int fd)
+{
+	pthread_mutex_lock(&e->mounts_lock);
+	struct export_mount *m = realloc(e->mounts, (e->nmounts + 1) * sizeof *m);
+	if (m) {
+		e->mounts = m;
+		m[e->nmounts++] = (struct export_mount){mount_id, fd};
+	}
+	pthread_mutex_unlock(&e->mounts_lock);
+	if (!m)
+		close(fd);
+	return m ? 0 : -ENOMEM;
+}
+
+int export_mount_fd_from(struct export *e, int mount_id, int fd)
+{
+	if (export_mount_fd(e, mount_id) >= 0)
+		return 0;
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	/* Never a device, FIFO or socket: opening those can act. */
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return -EOPNOTSUPP;
+	char proc[32];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	int mfd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+				   (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	return mfd < 0 ? -errno : add_mount(e, mount_id, mfd);
+}
+
+int export_mount_fd(struct export *e, int mount_id)
+{
+	int fd = -1;
+	pthread_mutex_lock(&e->mounts_lock);
+	for (size_t i = 0; i < e->nmounts && fd < 0; i++)
+		if (e->mounts[i].mount_id == mount_id)
+			fd = e->mounts[i].fd;
+	pthread_mutex_unlock(&e->mounts_lock);
+	return fd;
 }
 
 static bool str_eq(const char *a, const char *b)

@@ -9,6 +9,7 @@
 #ifndef NINEPD_SERVER_EXPORT_H
 #define NINEPD_SERVER_EXPORT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -31,6 +32,15 @@ struct export {
 	uid_t squash_uid;    /* squash_uid/squash_gid, 65534 when one is unset */
 	gid_t squash_gid;
 	struct export *retired_next; /* removed by a reload, freed at exit */
+	/* A descriptor (not O_PATH) on each mount of the export that fids'
+	 * handles were made on (open_by_handle_at needs one), the root's
+	 * opened with the export; under mounts_lock. */
+	pthread_mutex_t mounts_lock;
+	struct export_mount {
+		int mount_id;
+		int fd;
+	} *mounts;
+	size_t nmounts;
 };
 
 /* Opens conf's directory and its multidevs state; 0 or -errno (logged).
@@ -57,6 +67,15 @@ void export_cred(const struct export *e, const struct user *u, gid_t gid, bool g
  * xattr; passthrough gets it from the fsuid and fsgid). */
 uid_t export_owner_uid(const struct export *e, const struct user *u);
 gid_t export_owner_gid(const struct export *e, const struct user *u, gid_t requested);
+
+/* Loop thread: makes sure the export has a descriptor on mount mount_id,
+ * opening one from fd (an O_PATH descriptor of a directory or regular file
+ * on that mount: open_by_handle_at refuses O_PATH descriptors) the first
+ * time; 0, or -errno when it has none (a special file, or no descriptor
+ * left). */
+int export_mount_fd_from(struct export *e, int mount_id, int fd);
+/* Any thread: a descriptor on mount mount_id, or -1. */
+int export_mount_fd(struct export *e, int mount_id);
 
 /* The qid of a file as the export's multidevs policy gives it; a
  * first-time event (second device, refused device) is logged, naming the

@@ -1,17 +1,60 @@
-/* Per-connection fid table: a chained hash keyed by fid number, grown at a
- * load factor of 1.  Loop thread only. */
+/* Fids (fid.h): the per-connection table, a chained hash keyed by fid
+ * number grown at a load factor of 1, and the pool of the descriptors fids
+ * hold.  Loop thread only, but fid_reopen (a worker, on a fid its request
+ * holds). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "server/backend.h"
 #include "server/fid.h"
 
-void fid_table_init(struct fid_table *t)
+void fid_table_init(struct fid_table *t, struct fid_pool *pool)
 {
 	t->buckets = NULL;
 	t->nbuckets = 0;
 	t->count = 0;
-	t->open_fds = NULL;
+	t->pool = pool;
+}
+
+/* ---- the pool's idle list ---- */
+
+static void lru_unlink(struct fid_pool *p, struct fid *f)
+{
+	if (!f->in_lru)
+		return;
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		p->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		p->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+	f->in_lru = false;
+}
+
+/* A fid whose only descriptor is an O_PATH one it could do without. */
+static bool reclaimable(const struct fid *f)
+{
+	return f->kind == FID_FILE && !f->keeps_fd && f->fd < 0 && f->pathfd >= 0;
+}
+
+/* Makes f the most recently used, if it can give its descriptor back. */
+static void lru_touch(struct fid_pool *p, struct fid *f)
+{
+	lru_unlink(p, f);
+	if (!p->cap || !p->can_reopen || !reclaimable(f))
+		return;
+	f->lru_prev = p->lru_tail;
+	if (p->lru_tail)
+		p->lru_tail->lru_next = f;
+	else
+		p->lru_head = f;
+	p->lru_tail = f;
+	f->in_lru = true;
 }
 
 unsigned fid_fd_count(const struct fid *f)
@@ -71,19 +114,65 @@ int fid_insert(struct fid_table *t, struct fid *f)
 	t->buckets[h] = f;
 	t->count++;
 	f->table_fds = (uint8_t)fid_fd_count(f);
-	if (t->open_fds)
-		*t->open_fds += f->table_fds;
+	t->pool->open_fds += f->table_fds;
+	lru_touch(t->pool, f);
 	return 0;
 }
 
 void fid_table_recount(struct fid_table *t, struct fid *f)
 {
-	if (fid_lookup(t, f->num) != f)
+	if (!f || fid_lookup(t, f->num) != f)
 		return;
 	unsigned now = fid_fd_count(f);
-	if (t->open_fds)
-		*t->open_fds = *t->open_fds - f->table_fds + now;
+	t->pool->open_fds = t->pool->open_fds - f->table_fds + now;
 	f->table_fds = (uint8_t)now;
+	lru_touch(t->pool, f);
+}
+
+size_t fid_pool_reclaim(struct fid_pool *p, size_t target)
+{
+	size_t given = 0;
+	for (struct fid *f = p->lru_head, *next; f && p->open_fds > target; f = next) {
+		next = f->lru_next;
+		if (f->refs > 1)
+			continue; /* a request holds it: it stays, and moves up when done */
+		if (!f->handle && be_name_handle(f->pathfd, &f->handle, &f->mount_id) != 0) {
+			f->keeps_fd = true; /* no handles on its file system */
+			lru_unlink(p, f);
+			continue;
+		}
+		if (export_mount_fd_from(f->exp, f->mount_id, f->pathfd) != 0)
+			continue; /* no way back yet: stays (another mount's fid may) */
+		lru_unlink(p, f);
+		close(f->pathfd);
+		f->pathfd = -1;
+		f->table_fds--;
+		p->open_fds--;
+		p->reclaimed++;
+		given++;
+	}
+	return given;
+}
+
+int fid_reopen(struct fid *f)
+{
+	if (f->pathfd >= 0 || !f->handle)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	int rc = 0;
+	if (f->pathfd < 0) {
+		/* open_by_handle_at takes cap_dac_read_search, which not every
+		 * request's credentials hold: the daemon reopens, then the
+		 * request runs as itself (dispatch_work). */
+		rc = creds_enter_reopen();
+		int fd = rc ? rc : be_open_handle(export_mount_fd(f->exp, f->mount_id), f->handle);
+		if (fd >= 0)
+			f->pathfd = fd;
+		else
+			rc = fd;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
 }
 
 /* Unlinks and returns the table's reference (NULL if absent). */
@@ -98,8 +187,8 @@ struct fid *fid_remove(struct fid_table *t, uint32_t num)
 			*pp = f->hnext;
 			f->hnext = NULL;
 			t->count--;
-			if (t->open_fds)
-				*t->open_fds -= f->table_fds;
+			t->pool->open_fds -= f->table_fds;
+			lru_unlink(t->pool, f);
 			return f;
 		}
 	}
@@ -114,14 +203,14 @@ void fid_table_free(struct fid_table *t)
 		while (f) {
 			struct fid *next = f->hnext;
 			f->hnext = NULL;
-			if (t->open_fds)
-				*t->open_fds -= f->table_fds;
+			t->pool->open_fds -= f->table_fds;
+			lru_unlink(t->pool, f);
 			fid_unref(f);
 			f = next;
 		}
 	}
 	free(t->buckets);
-	fid_table_init(t);
+	fid_table_init(t, t->pool);
 }
 
 struct fid *fid_new(uint32_t num)
@@ -177,6 +266,7 @@ void fid_unref(struct fid *f)
 		atomic_fetch_sub(f->xattr_account, f->xattr_charged);
 	free(f->xname);
 	free(f->xbuf);
+	free(f->handle);
 	free(f);
 }
 

@@ -6,7 +6,17 @@
  * a replacement (walk with newfid == fid, Tlcreate, Txattrcreate) never
  * closes a descriptor under a request still using it.  References and
  * the table change on the loop thread only; a worker touches a fid's
- * descriptors, and fid->lock for the state concurrent requests share. */
+ * descriptors, and fid->lock for the state concurrent requests share.
+ *
+ * Descriptors (issue 15): a fid that is not open need not hold one.  The
+ * fids of all connections share a pool (struct fid_pool) that counts the
+ * descriptors they hold and keeps the idle ones (no request holds the
+ * fid) in least-recently-used order; past the pool's cap the loop gives
+ * back the oldest idle O_PATH descriptors, keeping a file handle instead
+ * (name_to_handle_at), and the next request on such a fid reopens it
+ * (open_by_handle_at, dispatch.c) before it runs.  A fid whose file
+ * system has no handles keeps its descriptor; open fids (Tlopen) keep
+ * theirs, since their open file description carries offsets and locks. */
 #ifndef NINEPD_SERVER_FID_H
 #define NINEPD_SERVER_FID_H
 
@@ -39,7 +49,10 @@ struct fid {
 	enum fid_kind kind;
 	struct export *exp;
 	struct user *user;   /* who attached */
-	int pathfd;          /* O_PATH (or a dup of the open fd) */
+	/* O_PATH (or a dup of the open fd); -1 while given back to the pool,
+	 * when handle holds the way back.  Atomic: the loop counts what a
+	 * worker may be reopening. */
+	atomic_int pathfd;
 	int fd;              /* open fd after Tlopen/Tlcreate, else -1 */
 	int open_flags;
 	uint32_t mode;       /* the object's mode as the guest sees it */
@@ -54,27 +67,49 @@ struct fid {
 	uint64_t xsize;      /* declared size (write) or value size (read) */
 	uint64_t xfill;      /* bytes written so far */
 	uint32_t xflags;
-	uint8_t table_fds;   /* descriptors counted in fid_table.open_fds */
+	uint8_t table_fds;   /* descriptors counted in the pool */
+	bool keeps_fd;       /* its pathfd is never given back (no handle) */
+	struct file_handle *handle; /* how to reopen pathfd (fid_pool_reclaim) */
+	int mount_id;
+	struct fid *lru_prev, *lru_next; /* the pool's idle list, while in it */
+	bool in_lru;
 	atomic_size_t *xattr_account; /* the connection's xattr_bytes, once charged */
 	size_t xattr_charged;         /* bytes of xbuf counted there */
 	struct fid *hnext;   /* hash chain */
+};
+
+/* The descriptors the fids of every connection hold.  Loop thread only. */
+struct fid_pool {
+	size_t open_fds;   /* held by fids in tables */
+	size_t cap;        /* give idle ones back past this (0: never) */
+	size_t reclaimed;  /* descriptors given back so far (statistics) */
+	bool can_reopen;   /* the process may open_by_handle_at */
+	struct fid *lru_head, *lru_tail; /* idle reclaimable fids, oldest first */
 };
 
 struct fid_table {
 	struct fid **buckets;
 	uint32_t nbuckets;
 	uint32_t count;
-	size_t *open_fds;    /* the server's count of descriptors fids hold */
+	struct fid_pool *pool; /* set before the first insert */
 };
 
-void fid_table_init(struct fid_table *t);
+void fid_table_init(struct fid_table *t, struct fid_pool *pool);
 void fid_table_free(struct fid_table *t);
 struct fid *fid_lookup(struct fid_table *t, uint32_t num);
 int fid_insert(struct fid_table *t, struct fid *f);
 /* The descriptors f holds (its O_PATH fd, its open fd). */
 unsigned fid_fd_count(const struct fid *f);
-/* After f, if it is in t, gained or lost a descriptor: count it. */
+/* After a request on f (if f is in t): count the descriptors it holds now
+ * and make it the most recently used. */
 void fid_table_recount(struct fid_table *t, struct fid *f);
+/* Loop thread: gives back idle fids' O_PATH descriptors, oldest first,
+ * until the pool holds at most `target`; the count given back. */
+size_t fid_pool_reclaim(struct fid_pool *p, size_t target);
+/* Worker: reopens f's O_PATH descriptor from its handle if it was given
+ * back; 0 or -errno.  The caller holds a reference (so the loop does not
+ * give it back meanwhile). */
+int fid_reopen(struct fid *f);
 struct fid *fid_remove(struct fid_table *t, uint32_t num);
 /* True when some fid of t belongs to e. */
 bool fid_table_uses(const struct fid_table *t, const struct export *e);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -675,13 +676,23 @@ int op_loop_xattrcreate(struct req *r)
 	x->kind = FID_XATTR_WRITE;
 	x->mode = f->mode;
 	x->host_mode = f->host_mode;
-	x->pathfd = fcntl(f->pathfd, F_DUPFD_CLOEXEC, 0);
+	if (f->pathfd >= 0) {
+		x->pathfd = fcntl(f->pathfd, F_DUPFD_CLOEXEC, 0);
+	} else if (f->handle) {
+		/* Given back to the pool: the value's fid reopens it at Tclunk. */
+		size_t hsize = sizeof *f->handle + f->handle->handle_bytes;
+		x->handle = malloc(hsize);
+		if (x->handle)
+			memcpy(x->handle, f->handle, hsize);
+		x->mount_id = f->mount_id;
+		x->pathfd = x->handle ? -1 : -ENOMEM;
+	}
 	x->xname = strdup(name);
 	x->xsize = a->attr_size;
 	x->xflags = a->flags;
 	if (fid_charge_xattr(x, &r->conn->xattr_bytes, size) == 0)
 		x->xbuf = calloc(1, size);
-	if (x->pathfd < 0 || !x->xname || !x->xbuf)
+	if ((x->pathfd < 0 && !x->handle) || !x->xname || !x->xbuf)
 		r->err = -ENOMEM;
 	return OP_REPLY; /* dispatch_done installs it in place of the fid */
 }

@@ -305,7 +305,7 @@ static void check_server_idle(unsigned idle_fds)
 {
 	if (srv.hub.nconns != 0)
 		die("a connection outlived its client");
-	if (srv.hub.fid_fds != 0)
+	if (srv.hub.fid_pool.open_fds != 0)
 		die("fids of a closed connection still hold descriptors");
 	if (srv.hub.lock_waiters || srv.hub.dirty)
 		die("a request of a closed connection is still queued");
