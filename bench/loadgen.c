@@ -16,6 +16,7 @@
  *   ninepd-loadgen scale -t NAME=ADDR,pid=PID... [--conns-scale 1000] [--fids 100000]
  *   ninepd-loadgen list
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -590,14 +591,29 @@ static long proc_status(int pid, const char *key)
 	return v;
 }
 
+/* Descriptors a process holds now; -1 when unknown. */
+static int proc_fds(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static void settle(void)
 {
 	struct timespec ts = {.tv_nsec = 300 * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
-/* Counts the walks that created their fid; the first error is kept (a
- * server may run out of file descriptors long before 100,000 fids). */
+/* Counts the replies that succeeded; the first error is kept (a server
+ * may run out of file descriptors long before 100,000 fids). */
 struct walk_count {
 	unsigned ok, failed;
 	int first_err;
@@ -607,7 +623,7 @@ static int walk_reply(void *arg, size_t index, const struct np_msg *r)
 {
 	struct walk_count *w = arg;
 	(void)index;
-	if (r->type == NP_RWALK) {
+	if (r->type != NP_RLERROR) {
 		w->ok++;
 		return 0;
 	}
@@ -675,8 +691,8 @@ static int scale_one(const struct opts *o, const struct lg_target *t, FILE *md_m
 	lg_run(t, &p, res);
 	latency_line(md_lat, t->name, what, res);
 
-	/* Fids, all on the first connection: walks of "a". */
-	static const char *const a[] = {"a"};
+	/* Fids, all on the first connection: walks of the regular file "data". */
+	static const char *const a[] = {"data"};
 	unsigned nfid = opened ? nf : 0;
 	for (unsigned i = 0; i < nfid; i++) {
 		reqs[i].type = NP_TWALK;
@@ -696,6 +712,58 @@ static int scale_one(const struct opts *o, const struct lg_target *t, FILE *md_m
 			wc.failed, nfid, strerror(-wc.first_err));
 	settle();
 	long rss2 = proc_status(t->pid, "VmRSS");
+	int fds2 = proc_fds(t->pid);
+
+	/* The fids' files, each one: getattr of every fid (on a server that
+	 * gave idle descriptors back, most are reopened from a handle), against
+	 * as many getattrs of one fid; then open, read and clunk each fid. */
+	if (wc.ok == nfid && nfid) {
+		for (unsigned i = 0; i < nfid; i++) {
+			memset(&reqs[i], 0, sizeof reqs[i]);
+			reqs[i].type = NP_TGETATTR;
+			reqs[i].u.tgetattr.fid = 1000000 + i;
+			reqs[i].u.tgetattr.request_mask = NP_GETATTR_BASIC;
+		}
+		struct walk_count gc = {0};
+		uint64_t tg = lg_now_ns();
+		np_pipeline(cl[0], reqs, nfid, 64, walk_reply, &gc);
+		tg = lg_now_ns() - tg;
+		for (unsigned i = 0; i < nfid; i++)
+			reqs[i].u.tgetattr.fid = LG_ROOT_FID;
+		struct walk_count oc = {0};
+		uint64_t to = lg_now_ns();
+		np_pipeline(cl[0], reqs, nfid, 64, walk_reply, &oc);
+		to = lg_now_ns() - to;
+		int most = proc_fds(t->pid);
+		unsigned read_ok = 0, read_failed = 0;
+		int read_err = 0;
+		uint64_t tr = lg_now_ns();
+		for (unsigned i = 0; i < nfid; i++) {
+			uint32_t fid = 1000000 + i, got = 0;
+			char buf[512];
+			int e = np_lopen(cl[0], fid, NP_DOTL_RDONLY, NULL, NULL);
+			if (!e)
+				e = np_read(cl[0], fid, 0, sizeof buf, buf, &got);
+			np_clunk(cl[0], fid);
+			if (e) {
+				read_failed++;
+				read_err = read_err ? read_err : e;
+			} else {
+				read_ok++;
+			}
+			if (i % 1000 == 0) {
+				int now = proc_fds(t->pid);
+				most = now > most ? now : most;
+			}
+		}
+		tr = lg_now_ns() - tr;
+		printf("%-8s  %u fids: %d descriptors held after the walks, at most %d while "
+		       "using them; getattr of each fid %.2f us/op (%u failed), of one fid %.2f "
+		       "us/op; open+read+clunk of each: %u ok, %u failed%s%s (%.1f s)\n",
+		       t->name, nfid, fds2, most, (double)tg / 1e3 / nfid, gc.failed,
+		       (double)to / 1e3 / nfid, read_ok, read_failed, read_err ? ": " : "",
+		       read_err ? strerror(-read_err) : "", (double)tr / 1e9);
+	}
 
 	uint64_t tc = lg_now_ns();
 	for (unsigned i = 0; i < opened; i++)

@@ -426,6 +426,7 @@ static void req_work_cb(struct workq_item *it)
 static void req_done_cb(struct workq_item *it, int status)
 {
 	struct req *r = work_req(it);
+	r->conn->hub->working--;
 	if (status == -ECANCELED) {
 		r->flushed = true;
 		r->err = -ECANCELED; /* dispatch_done undoes what prep began */
@@ -441,6 +442,7 @@ static void req_done_cb(struct workq_item *it, int status)
 static void req_queue_work(struct req *r)
 {
 	r->state = REQ_QUEUED;
+	r->conn->hub->working++;
 	workq_submit(r->conn->hub->workq, &r->work);
 }
 

@@ -52,6 +52,7 @@ struct conn_hub {
 	 * the listeners and the workers' transient opens. */
 	struct fid_pool fid_pool;
 	size_t fid_fd_budget;
+	unsigned working;     /* requests queued for or running on a worker */
 	/* Stopping, and nothing is in flight any more. */
 	void (*on_idle)(struct conn_hub *h);
 	/* A connection that ends the daemon (stdio) has gone. */

@@ -328,6 +328,20 @@ static int finish(struct req *r, const struct contract *k)
 	return DISPATCH_REPLY;
 }
 
+/* A request on a worker may open up to two descriptors for a while (a
+ * walk's current and next directory, a new fid's): near the cap, idle fids
+ * give theirs back before it starts, so that the kernel's limit is not hit
+ * inside the request (it would fail with EMFILE). */
+static void leave_room_for_work(struct conn_hub *h)
+{
+	struct fid_pool *p = &h->fid_pool;
+	size_t transient = 2 * ((size_t)h->working + 1);
+	if (p->cap && p->open_fds + transient > p->cap)
+		fid_pool_reclaim(p, p->cap > transient + p->cap / 16
+					    ? p->cap - transient - p->cap / 16
+					    : 0);
+}
+
 int dispatch_prep(struct req *r)
 {
 	const struct contract *k = &contracts[r->in.type];
@@ -366,8 +380,10 @@ int dispatch_prep(struct req *r)
 	}
 	if (k->fid[0].need == NEED_CLOSED || k->fid[0].need == NEED_CLOSED_DIR)
 		r->fid->opening = true;
-	if ((k->loop ? k->loop(r) : OP_WORK) == OP_WORK && k->work)
+	if ((k->loop ? k->loop(r) : OP_WORK) == OP_WORK && k->work) {
+		leave_room_for_work(r->conn->hub);
 		return DISPATCH_WORK;
+	}
 	finish(r, k); /* the loop part answered: no waiting there */
 	return DISPATCH_REPLY;
 }

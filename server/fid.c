@@ -262,26 +262,39 @@ void fid_unref(struct fid *f)
 	if (f->pathfd >= 0)
 		close(f->pathfd);
 	pthread_mutex_destroy(&f->lock);
-	if (f->xattr_account)
-		atomic_fetch_sub(f->xattr_account, f->xattr_charged);
-	free(f->xname);
-	free(f->xbuf);
+	if (f->xa) {
+		if (f->xa->account)
+			atomic_fetch_sub(f->xa->account, f->xa->charged);
+		free(f->xa->name);
+		free(f->xa->buf);
+		free(f->xa);
+	}
 	free(f->handle);
 	free(f);
 }
 
+int fid_make_xattr(struct fid *f, enum fid_kind kind)
+{
+	f->xa = calloc(1, sizeof *f->xa);
+	if (!f->xa)
+		return -ENOMEM;
+	f->kind = kind;
+	return 0;
+}
+
 int fid_charge_xattr(struct fid *f, atomic_size_t *account, size_t n)
 {
-	if (f->xattr_account) {
-		atomic_fetch_sub(f->xattr_account, f->xattr_charged);
-		f->xattr_charged = 0;
+	struct fid_xattr *x = f->xa;
+	if (x->account) {
+		atomic_fetch_sub(x->account, x->charged);
+		x->charged = 0;
 	}
-	f->xattr_account = account;
+	x->account = account;
 	size_t before = atomic_fetch_add(account, n);
 	if (before + n > CONN_XATTR_MAX) {
 		atomic_fetch_sub(account, n);
 		return -ENOMEM;
 	}
-	f->xattr_charged = n;
+	x->charged = n;
 	return 0;
 }

@@ -43,6 +43,18 @@ enum fid_kind {
  * Linux holds one per getxattr/setxattr call for its duration. */
 #define CONN_XATTR_MAX ((size_t)8 << 20)
 
+/* What an xattr fid holds besides a file fid's: kept apart, so that the
+ * many file fids do not pay for it (bytes per fid, issue 15). */
+struct fid_xattr {
+	char *name;
+	uint8_t *buf;
+	uint64_t size;      /* declared size (write) or value size (read) */
+	uint64_t fill;      /* bytes written so far */
+	uint32_t flags;
+	atomic_size_t *account; /* the connection's xattr_bytes, once charged */
+	size_t charged;         /* bytes of buf counted there */
+};
+
 struct fid {
 	uint32_t num;
 	int refs;            /* loop thread only */
@@ -61,20 +73,13 @@ struct fid {
 	bool opening;        /* a Tlopen/Tlcreate is in flight */
 	pthread_mutex_t lock; /* dirpos and xattr buffer */
 	int64_t dirpos;      /* offset the dir fd is at, -1 unknown */
-	/* xattr fids */
-	char *xname;
-	uint8_t *xbuf;
-	uint64_t xsize;      /* declared size (write) or value size (read) */
-	uint64_t xfill;      /* bytes written so far */
-	uint32_t xflags;
+	struct fid_xattr *xa; /* xattr fids only (fid_make_xattr) */
 	uint8_t table_fds;   /* descriptors counted in the pool */
 	bool keeps_fd;       /* its pathfd is never given back (no handle) */
 	struct file_handle *handle; /* how to reopen pathfd (fid_pool_reclaim) */
 	int mount_id;
 	struct fid *lru_prev, *lru_next; /* the pool's idle list, while in it */
 	bool in_lru;
-	atomic_size_t *xattr_account; /* the connection's xattr_bytes, once charged */
-	size_t xattr_charged;         /* bytes of xbuf counted there */
 	struct fid *hnext;   /* hash chain */
 };
 
@@ -116,6 +121,8 @@ bool fid_table_uses(const struct fid_table *t, const struct export *e);
 struct fid *fid_new(uint32_t num);
 /* A fresh fid standing for num, with like's export and user. */
 struct fid *fid_like(uint32_t num, const struct fid *like);
+/* Makes f an xattr fid of kind (FID_XATTR_READ or _WRITE); 0 or -ENOMEM. */
+int fid_make_xattr(struct fid *f, enum fid_kind kind);
 /* Counts n bytes of xattr value buffer against *account (a connection's
  * xattr_bytes) instead of what f held before; -ENOMEM past CONN_XATTR_MAX.
  * Any thread; fid_unref gives the bytes back. */

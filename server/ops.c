@@ -219,9 +219,9 @@ int op_read(struct req *r)
 	if (f->kind == FID_XATTR_READ) {
 		pthread_mutex_lock(&f->lock);
 		n = 0;
-		if (off < f->xsize) {
-			n = (ssize_t)(f->xsize - off < count ? f->xsize - off : count);
-			memcpy(dst, f->xbuf + off, (size_t)n);
+		if (off < f->xa->size) {
+			n = (ssize_t)(f->xa->size - off < count ? f->xa->size - off : count);
+			memcpy(dst, f->xa->buf + off, (size_t)n);
 		}
 		pthread_mutex_unlock(&f->lock);
 	} else {
@@ -240,12 +240,12 @@ int op_write(struct req *r)
 	if (f->kind == FID_XATTR_WRITE) {
 		int rc = 0;
 		pthread_mutex_lock(&f->lock);
-		if (off > f->xsize || count > f->xsize - off) {
+		if (off > f->xa->size || count > f->xa->size - off) {
 			rc = -ENOSPC; /* more than Txattrcreate announced */
 		} else {
-			memcpy(f->xbuf + off, r->in.u.twrite.data, count);
-			if (off + count > f->xfill)
-				f->xfill = off + count;
+			memcpy(f->xa->buf + off, r->in.u.twrite.data, count);
+			if (off + count > f->xa->fill)
+				f->xa->fill = off + count;
 			r->out.u.rwrite.count = count;
 		}
 		pthread_mutex_unlock(&f->lock);
@@ -391,9 +391,9 @@ int op_loop_clunk(struct req *r)
 int op_clunk(struct req *r)
 {
 	struct fid *f = r->fid;
-	if (f->xfill != f->xsize)
+	if (f->xa->fill != f->xa->size)
 		return -EINVAL; /* fewer bytes written than announced */
-	return be_xattr_set(f->exp, f->pathfd, f->xname, f->xbuf, f->xsize, (int)f->xflags);
+	return be_xattr_set(f->exp, f->pathfd, f->xa->name, f->xa->buf, f->xa->size, (int)f->xa->flags);
 }
 
 int op_remove(struct req *r)
@@ -610,7 +610,10 @@ int op_unlinkat(struct req *r)
 
 int op_loop_xattrwalk(struct req *r)
 {
-	r->newfid->kind = FID_XATTR_READ;
+	if (fid_make_xattr(r->newfid, FID_XATTR_READ)) {
+		r->err = -ENOMEM;
+		return OP_REPLY;
+	}
 	return OP_WORK;
 }
 
@@ -627,18 +630,18 @@ int op_xattrwalk(struct req *r)
 				    : be_xattr_list(f->exp, f->pathfd, NULL, 0);
 		if (n < 0)
 			return (int)n;
-		free(x->xbuf);
-		x->xbuf = NULL;
+		free(x->xa->buf);
+		x->xa->buf = NULL;
 		rc = fid_charge_xattr(x, &r->conn->xattr_bytes, n ? (size_t)n : 1);
 		if (rc)
 			return rc;
-		x->xbuf = malloc(n ? (size_t)n : 1);
-		if (!x->xbuf)
+		x->xa->buf = malloc(n ? (size_t)n : 1);
+		if (!x->xa->buf)
 			return -ENOMEM;
-		ssize_t got = name[0] ? be_xattr_get(f->exp, f->pathfd, name, x->xbuf, (size_t)n)
-				      : be_xattr_list(f->exp, f->pathfd, (char *)x->xbuf, (size_t)n);
+		ssize_t got = name[0] ? be_xattr_get(f->exp, f->pathfd, name, x->xa->buf, (size_t)n)
+				      : be_xattr_list(f->exp, f->pathfd, (char *)x->xa->buf, (size_t)n);
 		if (got >= 0) {
-			x->xsize = (uint64_t)got;
+			x->xa->size = (uint64_t)got;
 			r->out.u.rxattrwalk.size = (uint64_t)got;
 			return 0;
 		}
@@ -665,15 +668,18 @@ int op_loop_xattrcreate(struct req *r)
 	if (!rc)
 		rc = be_xattr_settable(f->exp, name);
 	struct fid *x = rc ? NULL : fid_like(f->num, f);
-	if (!rc && !x)
+	if (!rc && (!x || fid_make_xattr(x, FID_XATTR_WRITE)))
 		rc = -ENOMEM;
+	if (rc && x) {
+		fid_unref(x);
+		x = NULL;
+	}
 	if (rc) {
 		r->err = rc;
 		return OP_REPLY;
 	}
 	r->newfid = x;
 	size_t size = a->attr_size ? (size_t)a->attr_size : 1;
-	x->kind = FID_XATTR_WRITE;
 	x->mode = f->mode;
 	x->host_mode = f->host_mode;
 	if (f->pathfd >= 0) {
@@ -687,12 +693,12 @@ int op_loop_xattrcreate(struct req *r)
 		x->mount_id = f->mount_id;
 		x->pathfd = x->handle ? -1 : -ENOMEM;
 	}
-	x->xname = strdup(name);
-	x->xsize = a->attr_size;
-	x->xflags = a->flags;
+	x->xa->name = strdup(name);
+	x->xa->size = a->attr_size;
+	x->xa->flags = a->flags;
 	if (fid_charge_xattr(x, &r->conn->xattr_bytes, size) == 0)
-		x->xbuf = calloc(1, size);
-	if ((x->pathfd < 0 && !x->handle) || !x->xname || !x->xbuf)
+		x->xa->buf = calloc(1, size);
+	if ((x->pathfd < 0 && !x->handle) || !x->xa->name || !x->xa->buf)
 		r->err = -ENOMEM;
 	return OP_REPLY; /* dispatch_done installs it in place of the fid */
 }
