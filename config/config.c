@@ -20,14 +20,46 @@ const char *const config_server_keys[SERVER_KEY_COUNT] = {
 	[SERVER_KEY_MAX_CONNS] = "max_connections",
 	[SERVER_KEY_MAX_FIDS] = "max_fids",
 	[SERVER_KEY_USER] = "user",
+	[SERVER_KEY_MAX_OPEN_FDS] = "max_open_fds",
+	[SERVER_KEY_RLIMIT_NOFILE] = "rlimit_nofile",
 };
 
 const struct config_number config_server_numbers[SERVER_KEY_COUNT] = {
 	[SERVER_KEY_MAX_MSIZE] = {"--msize", CONFIG_MIN_MSIZE, CONFIG_MAX_MSIZE},
-	[SERVER_KEY_THREADS] = {"--threads", 1, CONFIG_MAX_THREADS},
+	[SERVER_KEY_THREADS] = {"--threads", 1, CONFIG_MAX_THREADS, .zero_unset = true},
 	[SERVER_KEY_MAX_CONNS] = {NULL, 1, UINT_MAX},
 	[SERVER_KEY_MAX_FIDS] = {NULL, CONFIG_MIN_FIDS, UINT_MAX},
+	/* 0 is a value here, spelled out: "derive the cap from the limit". */
+	[SERVER_KEY_MAX_OPEN_FDS] = {"--max-open-fds", 0, UINT_MAX},
+	[SERVER_KEY_RLIMIT_NOFILE] = {"--rlimit-nofile", CONFIG_MIN_RLIMIT_NOFILE, UINT_MAX,
+				      .zero_unset = true},
 };
+
+void config_set_number(struct ninepd_config *cfg, enum server_key key, uint64_t v)
+{
+	switch (key) {
+	case SERVER_KEY_MAX_MSIZE:
+		cfg->max_msize = (uint32_t)v;
+		break;
+	case SERVER_KEY_THREADS:
+		cfg->threads = (unsigned)v;
+		break;
+	case SERVER_KEY_MAX_CONNS:
+		cfg->max_conns = (unsigned)v;
+		break;
+	case SERVER_KEY_MAX_FIDS:
+		cfg->max_fids = (unsigned)v;
+		break;
+	case SERVER_KEY_MAX_OPEN_FDS:
+		cfg->max_open_fds = (unsigned)v;
+		break;
+	case SERVER_KEY_RLIMIT_NOFILE:
+		cfg->rlimit_nofile = (unsigned)v;
+		break;
+	default: /* not a number */
+		break;
+	}
+}
 
 const char *const config_export_keys[EXPORT_KEY_COUNT] = {
 	[EXPORT_KEY_PATH] = "path",
@@ -510,6 +542,8 @@ enum {
 	OPT_TRACE,
 	OPT_MSIZE,
 	OPT_THREADS,
+	OPT_MAX_OPEN_FDS,
+	OPT_RLIMIT_NOFILE,
 	OPT_VERSION,
 };
 
@@ -524,6 +558,8 @@ static const struct option long_options[] = {
 	{"trace", no_argument, NULL, OPT_TRACE},
 	{"msize", required_argument, NULL, OPT_MSIZE},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"max-open-fds", required_argument, NULL, OPT_MAX_OPEN_FDS},
+	{"rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -532,7 +568,8 @@ static const struct option long_options[] = {
 static void print_usage(FILE *f)
 {
 	fputs("usage: ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER]\n"
-	      "              [-n] [-v] [--trace] [--msize N] [--threads N] [--version] [--help]\n"
+	      "              [-n] [-v] [--trace] [--msize N] [--threads N] [--max-open-fds N]\n"
+	      "              [--rlimit-nofile N] [--version] [--help]\n"
 	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | stdio (repeatable)\n"
 	      "  -e, --export SPEC      PATH[,name=NAME][,multidevs=remap|forbid|warn|default]\n"
 	      "                         [,readonly][,security_model=passthrough|mapped-xattr|none]\n"
@@ -547,6 +584,9 @@ static void print_usage(FILE *f)
 	      "      --trace            log every T/R message\n"
 	      "      --msize N          largest message size (4096..16777216)\n"
 	      "      --threads N        worker threads (1..256)\n"
+	      "      --max-open-fds N   descriptors all fids may hold open at once\n"
+	      "                         (0: derived from RLIMIT_NOFILE)\n"
+	      "      --rlimit-nofile N  soft RLIMIT_NOFILE to set (default: the hard limit)\n"
 	      "      --print-vm-args NAME  print the QEMU options and the guest mount line\n"
 	      "                         for export NAME, and exit\n"
 	      "      --version          print the version and exit\n"
@@ -568,7 +608,7 @@ static int usage_error(FILE *err, const char *fmt, ...)
 	return -1;
 }
 
-/* Store --msize/--threads into cfg; -1 after a usage error. */
+/* Store --msize, --threads, ... into cfg; -1 after a usage error. */
 static int cmdline_number(struct ninepd_config *cfg, enum server_key key, const char *arg,
 			  FILE *err)
 {
@@ -578,10 +618,7 @@ static int cmdline_number(struct ninepd_config *cfg, enum server_key key, const 
 
 	if (config_parse_number(arg, num->min, num->max, &v, msg, sizeof(msg)) < 0)
 		return usage_error(err, "%s: %s", num->option, msg);
-	if (key == SERVER_KEY_MAX_MSIZE)
-		cfg->max_msize = (uint32_t)v;
-	else
-		cfg->threads = (unsigned)v;
+	config_set_number(cfg, key, v);
 	cfg->set |= 1u << key;
 	config_origin_free(&cfg->origin[key]);
 	return 0;
@@ -687,6 +724,14 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 			if (cmdline_number(cfg, SERVER_KEY_THREADS, optarg, err) < 0)
 				return -1;
 			break;
+		case OPT_MAX_OPEN_FDS:
+			if (cmdline_number(cfg, SERVER_KEY_MAX_OPEN_FDS, optarg, err) < 0)
+				return -1;
+			break;
+		case OPT_RLIMIT_NOFILE:
+			if (cmdline_number(cfg, SERVER_KEY_RLIMIT_NOFILE, optarg, err) < 0)
+				return -1;
+			break;
 		case OPT_VERSION:
 			fputs("ninepd " NINEPD_VERSION "\n", out);
 			return 1;
@@ -740,6 +785,10 @@ int config_merge(struct ninepd_config *cfg, const struct ninepd_config *cmd)
 		cfg->max_msize = cmd->max_msize;
 	if (cmd->set & (1u << SERVER_KEY_THREADS))
 		cfg->threads = cmd->threads;
+	if (cmd->set & (1u << SERVER_KEY_MAX_OPEN_FDS))
+		cfg->max_open_fds = cmd->max_open_fds;
+	if (cmd->set & (1u << SERVER_KEY_RLIMIT_NOFILE))
+		cfg->rlimit_nofile = cmd->rlimit_nofile;
 	if (cmd->user) {
 		free(cfg->user);
 		if (!(cfg->user = strdup(cmd->user)))

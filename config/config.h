@@ -66,6 +66,7 @@ struct export_conf {
 #define CONFIG_MIN_FIDS 16u
 #define CONFIG_DEFAULT_MAX_FIDS 65536u
 #define CONFIG_DEFAULT_MAX_CONNS 4096u
+#define CONFIG_MIN_RLIMIT_NOFILE 64u /* listeners, loop, workers, a few fids */
 #define CONFIG_DEFAULT_LOG_LEVEL LOG_LEVEL_INFO
 #define CONFIG_DEFAULT_FILE "/etc/ninepd.conf"
 #define CONFIG_UNIX_PATH_MAX 108 /* sizeof(sun_path), NUL included */
@@ -114,6 +115,8 @@ enum server_key {
 	SERVER_KEY_MAX_CONNS,
 	SERVER_KEY_MAX_FIDS,
 	SERVER_KEY_USER,
+	SERVER_KEY_MAX_OPEN_FDS,
+	SERVER_KEY_RLIMIT_NOFILE,
 	SERVER_KEY_COUNT
 };
 
@@ -131,6 +134,11 @@ struct ninepd_config {
 	unsigned max_conns;
 	unsigned max_fids; /* per connection */
 	char *user;        /* -u / [server] user: drop root to it; NULL: keep */
+	unsigned max_open_fds;  /* descriptors the fids of all clients may hold
+				 * open before idle ones are given back; 0:
+				 * derived from RLIMIT_NOFILE at start */
+	unsigned rlimit_nofile; /* soft RLIMIT_NOFILE to set at start; 0: raise
+				 * the soft limit to the hard one */
 	bool trace;
 	bool check_only;   /* -n */
 	char *config_file; /* the file read (-c, or the default); NULL if none */
@@ -150,10 +158,11 @@ void config_free(struct ninepd_config *cfg); /* leaves cfg initialised */
  * The entry point for main(): parse the command line, read the config file
  * (-c FILE, else CONFIG_DEFAULT_FILE if it exists) and --libvirt-xml, apply
  * the command line over them (an -e export replaces a file export of the
- * same name; -l replaces the file's listen list; --msize, --threads, -u and
- * -v override), make export paths absolute (a file's relative paths are taken
- * from the file's directory, the command line's from the working
- * directory) and validate.  cfg is initialised here.
+ * same name; -l replaces the file's listen list; --msize, --threads,
+ * --max-open-fds, --rlimit-nofile, -u and -v override), make export paths
+ * absolute (a file's relative paths are taken from the file's directory,
+ * the command line's from the working directory) and validate.  cfg is
+ * initialised here.
  *
  * Returns 0: run the daemon with *cfg.
  *         1: exit 0 (--help or --version printed to out; or -n and the
@@ -170,7 +179,8 @@ int config_load_with_default(struct ninepd_config *cfg, int argc, char **argv,
 /*
  * The command line alone:
  *   ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER] [-n]
- *          [-v]... [--trace] [--msize N] [--threads N] [--version] [--help]
+ *          [-v]... [--trace] [--msize N] [--threads N] [--max-open-fds N]
+ *          [--rlimit-nofile N] [--version] [--help]
  * Fills cfg (initialised by the caller) without reading any file.
  * Returns 0 to continue, 1 when the program should exit 0 (--help or
  * --version printed to out), -1 on a usage error (message printed to err).

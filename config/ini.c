@@ -169,7 +169,7 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 		if (!strcmp(name, config_server_keys[k]))
 			break;
 	if (k == SERVER_KEY_COUNT) {
-		char keys[160];
+		char keys[256];
 
 		config_key_list(keys, sizeof(keys), config_server_keys, 0, SERVER_KEY_COUNT);
 		ini_error(st, "[server] unknown key '%s' (accepted: %s)", name, keys);
@@ -227,14 +227,8 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 	} else if (config_parse_number(value, num->min, num->max, &v, msg, sizeof(msg)) < 0) {
 		ini_error(st, "[server] %s: %s", name, msg);
 		return;
-	} else if (k == SERVER_KEY_MAX_MSIZE) {
-		cfg->max_msize = (uint32_t)v;
-	} else if (k == SERVER_KEY_THREADS) {
-		cfg->threads = (unsigned)v;
-	} else if (k == SERVER_KEY_MAX_CONNS) {
-		cfg->max_conns = (unsigned)v;
 	} else {
-		cfg->max_fids = (unsigned)v;
+		config_set_number(cfg, (enum server_key)k, v);
 	}
 	cfg->set |= 1u << k;
 	if (config_origin_set(&cfg->origin[k], st->where.file, st->where.line) < 0)

@@ -24,6 +24,8 @@
 struct config_number {
 	const char *option; /* "--msize", or NULL */
 	uint64_t min, max;
+	bool zero_unset;    /* 0 in the struct means "not set" (threads,
+			     * rlimit_nofile): refused only when given */
 };
 
 /* Indexed by enum server_key; .max is 0 for non-numeric settings. */
@@ -32,6 +34,9 @@ extern const struct config_number config_server_numbers[SERVER_KEY_COUNT];
 extern const char *const config_server_keys[SERVER_KEY_COUNT];
 /* The [export NAME] keys' names, indexed by enum export_key. */
 extern const char *const config_export_keys[EXPORT_KEY_COUNT];
+
+/* Store a numeric [server] setting, already checked against its range. */
+void config_set_number(struct ninepd_config *cfg, enum server_key key, uint64_t v);
 
 /*
  * Parse a decimal number within [min, max].  Returns 0, or -EINVAL with

@@ -252,6 +252,32 @@ static int check_listen(const struct ninepd_config *cfg, FILE *err)
 	return bad;
 }
 
+/* "WHERE: --option: " or "WHERE: [server] key: ", as the setting was given. */
+static void server_error_prefix(FILE *err, const struct ninepd_config *cfg, enum server_key k)
+{
+	const char *option = config_server_numbers[k].option;
+	const struct config_origin *o = &cfg->origin[k];
+
+	config_where(err, o, 0);
+	if (!o->file && option)
+		fprintf(err, "%s: ", option);
+	else
+		fprintf(err, "[server] %s: ", config_server_keys[k]);
+}
+
+/* A cap at or above the descriptor limit is never reached: the daemon
+ * would meet EMFILE before it gives any descriptor back. */
+static int check_open_fds(const struct ninepd_config *cfg, FILE *err)
+{
+	if (!cfg->max_open_fds || !cfg->rlimit_nofile || cfg->max_open_fds < cfg->rlimit_nofile)
+		return 0;
+	server_error_prefix(err, cfg, SERVER_KEY_MAX_OPEN_FDS);
+	fprintf(err, "%u is not below rlimit_nofile = %u (accepted: 0, or fewer than "
+		     "rlimit_nofile)\n",
+		cfg->max_open_fds, cfg->rlimit_nofile);
+	return 1;
+}
+
 static int check_server(const struct ninepd_config *cfg, FILE *err)
 {
 	const uint64_t values[SERVER_KEY_COUNT] = {
@@ -259,24 +285,22 @@ static int check_server(const struct ninepd_config *cfg, FILE *err)
 		[SERVER_KEY_THREADS] = cfg->threads,
 		[SERVER_KEY_MAX_CONNS] = cfg->max_conns,
 		[SERVER_KEY_MAX_FIDS] = cfg->max_fids,
+		[SERVER_KEY_MAX_OPEN_FDS] = cfg->max_open_fds,
+		[SERVER_KEY_RLIMIT_NOFILE] = cfg->rlimit_nofile,
 	};
-	int bad = 0;
+	int bad = check_open_fds(cfg, err);
 
 	for (int k = 0; k < SERVER_KEY_COUNT; k++) {
 		const struct config_number *num = &config_server_numbers[k];
-		const struct config_origin *o = &cfg->origin[k];
 		char msg[128];
 
 		if (!num->max || (values[k] >= num->min && values[k] <= num->max))
 			continue;
-		/* threads = 0 is how "not set" is spelled in the struct. */
-		if (k == SERVER_KEY_THREADS && !values[k] && !(cfg->set & (1u << k)))
+		if (num->zero_unset && !values[k] && !(cfg->set & (1u << k)))
 			continue;
 		config_range_message(values[k], num->min, num->max, msg, sizeof(msg));
-		if (!o->file && num->option)
-			config_error(err, o, 0, "%s: %s", num->option, msg);
-		else
-			config_error(err, o, 0, "[server] %s: %s", config_server_keys[k], msg);
+		server_error_prefix(err, cfg, (enum server_key)k);
+		fprintf(err, "%s\n", msg);
 		bad++;
 	}
 	if (!log_level_name(cfg->log_level)) {
@@ -383,6 +407,14 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 		fprintf(out, "user = %s\n", cfg->user);
 	else
 		fputs("# user: not set; the daemon keeps the identity it starts with\n", out);
+	if (cfg->max_open_fds)
+		fprintf(out, "max_open_fds = %u\n", cfg->max_open_fds);
+	else
+		fputs("# max_open_fds: not set; derived from RLIMIT_NOFILE at start\n", out);
+	if (cfg->rlimit_nofile)
+		fprintf(out, "rlimit_nofile = %u\n", cfg->rlimit_nofile);
+	else
+		fputs("# rlimit_nofile: not set; the soft limit is raised to the hard one\n", out);
 	if (cfg->trace)
 		fputs("# --trace is on (command line only)\n", out);
 

@@ -666,7 +666,7 @@ Test(config, file_unknown_server_key_is_an_error)
 {
 	conf_fails("[server]\nmsize = 8192\n", 2,
 		   "[server] unknown key 'msize' (accepted: listen, max_msize, threads, log_level, "
-		   "max_connections, max_fids, user)");
+		   "max_connections, max_fids, user, max_open_fds, rlimit_nofile)");
 }
 
 Test(config, file_server_number_that_is_not_a_number_is_an_error)
@@ -1505,6 +1505,180 @@ Test(config, file_remap_state_inside_an_export_names_file_line_and_key)
 	free(want);
 }
 
+/* ---- max_open_fds and rlimit_nofile ------------------------------------ */
+
+Test(config, descriptor_settings_default_to_derived_and_raised)
+{
+	cr_assert_eq(cmdline(NULL), 0);
+	cr_expect_eq(cfg.max_open_fds, 0, "0: derived from RLIMIT_NOFILE at start");
+	cr_expect_eq(cfg.rlimit_nofile, 0, "0: the soft limit is raised to the hard one");
+	valid_config();
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+	config_print(&cfg, out.f);
+	cr_expect(strstr(captured(&out),
+			 "\n# max_open_fds: not set; derived from RLIMIT_NOFILE at start\n"
+			 "# rlimit_nofile: not set; the soft limit is raised to the hard one\n"),
+		  "%s", captured(&out));
+}
+
+Test(config, file_descriptor_settings_are_stored_with_their_lines)
+{
+	cr_assert_eq(parse_conf("[server]\nmax_open_fds = 200\n\nrlimit_nofile = 64\n"), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.max_open_fds, 200);
+	cr_expect_eq(cfg.rlimit_nofile, 64);
+	cr_expect(cfg.set & (1u << SERVER_KEY_MAX_OPEN_FDS));
+	cr_expect_eq(cfg.origin[SERVER_KEY_MAX_OPEN_FDS].line, 2);
+	cr_expect_eq(cfg.origin[SERVER_KEY_RLIMIT_NOFILE].line, 4);
+	cr_expect_str_eq(cfg.origin[SERVER_KEY_RLIMIT_NOFILE].file, conf_path);
+}
+
+Test(config, file_max_open_fds_0_asks_for_the_derived_cap)
+{
+	cr_assert_eq(parse_conf("[server]\nmax_open_fds = 0\n"), 0, "%s", captured(&err));
+	cr_expect_eq(cfg.max_open_fds, 0);
+	valid_config();
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, file_max_open_fds_that_is_not_a_number_is_an_error)
+{
+	conf_fails("[server]\nmax_open_fds = -1\n", 2,
+		   "[server] max_open_fds: '-1' is not a number (accepted: 0..4294967295)");
+}
+
+Test(config, file_rlimit_nofile_below_64_is_an_error)
+{
+	conf_fails("[server]\nrlimit_nofile = 63\n", 2,
+		   "[server] rlimit_nofile: 63 out of range (accepted: 64..4294967295)");
+}
+
+Test(config, file_rlimit_nofile_0_is_an_error_not_the_default)
+{
+	conf_fails("[server]\nrlimit_nofile = 0\n", 2,
+		   "[server] rlimit_nofile: 0 out of range (accepted: 64..4294967295)");
+}
+
+Test(config, file_rlimit_nofile_beyond_32_bits_is_an_error)
+{
+	conf_fails("[server]\nrlimit_nofile = 4294967296\n", 2,
+		   "[server] rlimit_nofile: 4294967296 out of range (accepted: 64..4294967295)");
+}
+
+Test(config, file_max_open_fds_set_twice_is_an_error)
+{
+	conf_fails("[server]\nmax_open_fds = 10\nmax_open_fds = 20\n", 3,
+		   "[server] max_open_fds: already set at line 2 (accepted: one value)");
+}
+
+Test(config, cmdline_descriptor_options_fill_the_struct)
+{
+	cr_assert_eq(cmdline("--max-open-fds", "500", "--rlimit-nofile=2048", NULL), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.max_open_fds, 500);
+	cr_expect_eq(cfg.rlimit_nofile, 2048);
+	cr_expect(cfg.set & (1u << SERVER_KEY_MAX_OPEN_FDS));
+	cr_expect(cfg.set & (1u << SERVER_KEY_RLIMIT_NOFILE));
+	cr_expect_null(cfg.origin[SERVER_KEY_RLIMIT_NOFILE].file, "the command line");
+}
+
+Test(config, cmdline_refuses_max_open_fds_that_is_not_a_number)
+{
+	cr_assert_eq(cmdline("--max-open-fds", "1k", NULL), -1);
+	expect_usage_error("--max-open-fds: '1k' is not a number (accepted: 0..4294967295)");
+}
+
+Test(config, cmdline_refuses_rlimit_nofile_out_of_range)
+{
+	cr_assert_eq(cmdline("--rlimit-nofile", "16", NULL), -1);
+	expect_usage_error("--rlimit-nofile: 16 out of range (accepted: 64..4294967295)");
+}
+
+Test(config, cmdline_help_lists_the_descriptor_options)
+{
+	cr_assert_eq(cmdline("--help", NULL), 1);
+	cr_expect(strstr(captured(&out), "[--max-open-fds N]\n              [--rlimit-nofile N]"),
+		  "%s", captured(&out));
+	cr_expect(strstr(captured(&out), "  --max-open-fds N   descriptors"), "%s", captured(&out));
+	cr_expect(strstr(captured(&out), "  --rlimit-nofile N  soft RLIMIT_NOFILE"), "%s",
+		  captured(&out));
+}
+
+Test(config, merge_command_line_descriptor_options_override_the_file)
+{
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[server]\nmax_open_fds = 100\nrlimit_nofile = 1024\n"
+			      "[export r]\npath = /\n");
+	cr_assert_eq(load(NULL, "-c", conf_path, NULL), 0, "%s", captured(&err));
+	cr_expect_eq(cfg.max_open_fds, 100);
+	cr_expect_eq(cfg.rlimit_nofile, 1024);
+	cr_assert_eq(load(NULL, "-c", conf_path, "--max-open-fds", "0", NULL), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.max_open_fds, 0, "an explicit 0 wins over the file");
+	cr_expect_eq(cfg.rlimit_nofile, 1024, "the file's rlimit_nofile stays");
+	cr_assert_eq(load(NULL, "-c", conf_path, "--rlimit-nofile", "512", NULL), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.rlimit_nofile, 512);
+	cr_expect_null(cfg.origin[SERVER_KEY_RLIMIT_NOFILE].file);
+}
+
+Test(config, validate_refuses_max_open_fds_not_below_rlimit_nofile_naming_the_file_line)
+{
+	char *want;
+
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[server]\nrlimit_nofile = 4096\nmax_open_fds = 4096\n"
+			      "[export r]\npath = /\n");
+	cr_assert_eq(config_parse_file(&cfg, conf_path, err.f), 0, "%s", captured(&err));
+	cr_assert_neq(asprintf(&want,
+			       "%s:3: [server] max_open_fds: 4096 is not below rlimit_nofile = "
+			       "4096 (accepted: 0, or fewer than rlimit_nofile)\n",
+			       conf_path),
+		      -1);
+	expect_invalid(want);
+	free(want);
+}
+
+Test(config, validate_refuses_max_open_fds_not_below_rlimit_nofile_from_the_command_line)
+{
+	cr_expect_eq(load(NULL, "-e", "/", "--max-open-fds", "5000", "--rlimit-nofile", "4096",
+			  NULL),
+		     -1);
+	cr_expect_str_eq(captured(&err), "command line: --max-open-fds: 5000 is not below "
+					 "rlimit_nofile = 4096 (accepted: 0, or fewer than "
+					 "rlimit_nofile)\n");
+}
+
+Test(config, validate_accepts_max_open_fds_below_rlimit_nofile_or_alone)
+{
+	valid_config();
+	cfg.rlimit_nofile = 4096;
+	cfg.max_open_fds = 4095;
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+	cfg.rlimit_nofile = 0;
+	cfg.max_open_fds = 1u << 30;
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+}
+
+Test(config, validate_refuses_rlimit_nofile_0_only_when_set)
+{
+	valid_config();
+	cfg.rlimit_nofile = 0;
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
+	cfg.set |= 1u << SERVER_KEY_RLIMIT_NOFILE;
+	expect_invalid("command line: --rlimit-nofile: 0 out of range (accepted: "
+		       "64..4294967295)\n");
+}
+
+Test(config, check_flag_prints_the_descriptor_settings_from_the_command_line)
+{
+	cr_assert_eq(load(NULL, "-n", "-e", "/,name=r", "--max-open-fds", "64",
+			  "--rlimit-nofile", "65", NULL),
+		     1, "%s", captured(&err));
+	cr_expect(strstr(captured(&out), "\nmax_open_fds = 64\nrlimit_nofile = 65\n"), "%s",
+		  captured(&out));
+}
+
 /* ---- listen addresses ------------------------------------------------ */
 
 static struct listen_addr addr;
@@ -2052,6 +2226,8 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "max_connections = 8\n"
 			 "max_fids = 128\n"
 			 "user = nobody\n"
+			 "max_open_fds = 1000\n"
+			 "rlimit_nofile = 4096\n"
 			 "\n"
 			 "[export data]\n"
 			 "path = " TEST_DATA "/.\n"
