@@ -69,6 +69,18 @@ const char *const config_export_keys[EXPORT_KEY_COUNT] = {
 	[EXPORT_KEY_SQUASH_UID] = "squash_uid",
 	[EXPORT_KEY_SQUASH_GID] = "squash_gid",
 	[EXPORT_KEY_REMAP_STATE] = "remap_state",
+	[EXPORT_KEY_BPS_LIMIT] = "bps_limit",
+	[EXPORT_KEY_BPS_READ_LIMIT] = "bps_read_limit",
+	[EXPORT_KEY_BPS_WRITE_LIMIT] = "bps_write_limit",
+	[EXPORT_KEY_IOPS_LIMIT] = "iops_limit",
+	[EXPORT_KEY_IOPS_READ_LIMIT] = "iops_read_limit",
+	[EXPORT_KEY_IOPS_WRITE_LIMIT] = "iops_write_limit",
+	[EXPORT_KEY_BPS_BURST] = "bps_burst",
+	[EXPORT_KEY_BPS_READ_BURST] = "bps_read_burst",
+	[EXPORT_KEY_BPS_WRITE_BURST] = "bps_write_burst",
+	[EXPORT_KEY_IOPS_BURST] = "iops_burst",
+	[EXPORT_KEY_IOPS_READ_BURST] = "iops_read_burst",
+	[EXPORT_KEY_IOPS_WRITE_BURST] = "iops_write_burst",
 };
 
 /* ---- small helpers shared by config/ ---- */
@@ -385,14 +397,38 @@ static int set_string(char **dst, const char *key, const char *value, const char
 	return 0;
 }
 
+/* config_parse_number() with "KEY: " before its message. */
+static int key_number(const char *key, const char *value, uint64_t min, uint64_t max,
+		      uint64_t *out, char *msg, size_t msglen)
+{
+	int n = snprintf(msg, msglen, "%s: ", key);
+	size_t used = n > 0 && (size_t)n < msglen ? (size_t)n : 0;
+
+	return config_parse_number(value, min, max, out, msg + used, msglen - used);
+}
+
 int export_set_key(struct export_conf *e, enum export_key key, const char *value, char *msg,
 		   size_t msglen)
 {
 	const char *name = config_export_keys[key];
 	const char *accepted = NULL;
-	uint64_t id;
+	uint64_t n;
 	int v;
 
+	/* A limit of 0 would mean "none" to QEMU and "nothing passes" to a
+	 * reader: leaving the key out says "none" without doubt. */
+	if (key >= EXPORT_KEY_BPS_LIMIT && key < EXPORT_KEY_BPS_BURST) {
+		if (key_number(name, value, 1, CONFIG_THROTTLE_LIMIT_MAX, &n, msg, msglen) < 0)
+			return -EINVAL;
+		e->throttle.limit[key - EXPORT_KEY_BPS_LIMIT] = n;
+		return 0;
+	}
+	if (key >= EXPORT_KEY_BPS_BURST && key < EXPORT_KEY_COUNT) {
+		if (key_number(name, value, 1, CONFIG_THROTTLE_BURST_MAX, &n, msg, msglen) < 0)
+			return -EINVAL;
+		e->throttle.burst[key - EXPORT_KEY_BPS_BURST] = n;
+		return 0;
+	}
 	switch (key) {
 	case EXPORT_KEY_PATH:
 		return set_string(&e->path, name, value, "a directory", msg, msglen);
@@ -420,16 +456,12 @@ int export_set_key(struct export_conf *e, enum export_key key, const char *value
 		accepted = ACCEPTED_BOOL;
 		break;
 	case EXPORT_KEY_SQUASH_UID:
-	case EXPORT_KEY_SQUASH_GID: {
-		int n = snprintf(msg, msglen, "%s: ", name);
-		size_t used = n > 0 && (size_t)n < msglen ? (size_t)n : 0;
-
-		if (config_parse_number(value, 0, SQUASH_ID_MAX, &id, msg + used, msglen - used) < 0)
+	case EXPORT_KEY_SQUASH_GID:
+		if (key_number(name, value, 0, SQUASH_ID_MAX, &n, msg, msglen) < 0)
 			return -EINVAL;
-		*(key == EXPORT_KEY_SQUASH_UID ? &e->squash_uid : &e->squash_gid) = (int64_t)id;
+		*(key == EXPORT_KEY_SQUASH_UID ? &e->squash_uid : &e->squash_gid) = (int64_t)n;
 		return 0;
-	}
-	case EXPORT_KEY_COUNT:
+	default: /* the throttle numbers, above */
 		break;
 	}
 	snprintf(msg, msglen, "%s: unknown value '%s' (accepted: %s)", name, value,
@@ -501,7 +533,7 @@ int config_parse_export_spec(const char *spec, struct export_conf *out, char *er
 		}
 		key = export_key_lookup(field);
 		if (key < 0 || key == EXPORT_KEY_PATH) {
-			char keys[160];
+			char keys[512];
 
 			/* The path comes first, without a key; "name" is an option. */
 			config_key_list(keys, sizeof(keys), config_export_keys, EXPORT_KEY_PATH + 1,
@@ -574,6 +606,9 @@ static void print_usage(FILE *f)
 	      "  -e, --export SPEC      PATH[,name=NAME][,multidevs=remap|forbid|warn|default]\n"
 	      "                         [,readonly][,security_model=passthrough|mapped-xattr|none]\n"
 	      "                         [,squash_uid=N][,squash_gid=N][,remap_state=FILE]\n"
+	      "                         [,bps_limit=N][,bps_read_limit=N][,bps_write_limit=N]\n"
+	      "                         [,iops_limit=N][,iops_read_limit=N][,iops_write_limit=N]\n"
+	      "                         [,bps_burst=N]... (a burst for each limit)\n"
 	      "  -c, --config FILE      config file (default " CONFIG_DEFAULT_FILE
 	      " if it exists)\n"
 	      "      --libvirt-xml FILE export the <filesystem> shares of a libvirt domain\n"
@@ -664,7 +699,7 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		struct export_conf e;
-		char msg[256];
+		char msg[512];
 		int rc = 0;
 
 		switch (c) {

@@ -44,7 +44,47 @@ enum export_key {
 	EXPORT_KEY_SQUASH_UID,
 	EXPORT_KEY_SQUASH_GID,
 	EXPORT_KEY_REMAP_STATE,
+	/* The rates, in enum throttle_limit's order, then the bursts in the
+	 * same order: key - EXPORT_KEY_BPS_LIMIT (or _BPS_BURST) is the limit. */
+	EXPORT_KEY_BPS_LIMIT,
+	EXPORT_KEY_BPS_READ_LIMIT,
+	EXPORT_KEY_BPS_WRITE_LIMIT,
+	EXPORT_KEY_IOPS_LIMIT,
+	EXPORT_KEY_IOPS_READ_LIMIT,
+	EXPORT_KEY_IOPS_WRITE_LIMIT,
+	EXPORT_KEY_BPS_BURST,
+	EXPORT_KEY_BPS_READ_BURST,
+	EXPORT_KEY_BPS_WRITE_BURST,
+	EXPORT_KEY_IOPS_BURST,
+	EXPORT_KEY_IOPS_READ_BURST,
+	EXPORT_KEY_IOPS_WRITE_BURST,
 	EXPORT_KEY_COUNT
+};
+
+/*
+ * An export's I/O limits, as QEMU's -fsdev throttling.* options: a rate in
+ * bytes and one in operations per second, each for reads and writes
+ * together (TOTAL) or for each direction apart, never both for one unit.
+ * server/throttle.h enforces them; ninepd.conf(5) says what counts.
+ */
+enum throttle_limit {
+	THROTTLE_BPS_TOTAL = 0, /* bps_limit */
+	THROTTLE_BPS_READ,      /* bps_read_limit */
+	THROTTLE_BPS_WRITE,     /* bps_write_limit */
+	THROTTLE_OPS_TOTAL,     /* iops_limit */
+	THROTTLE_OPS_READ,      /* iops_read_limit */
+	THROTTLE_OPS_WRITE,     /* iops_write_limit */
+	THROTTLE_LIMITS
+};
+
+#define CONFIG_THROTTLE_LIMIT_MAX (1ull << 40) /* per second: 1 TiB, or 2^40 ops */
+#define CONFIG_THROTTLE_BURST_MAX (1ull << 32) /* bytes or ops */
+
+/* Plain numbers only, so that two can be compared with memcmp(). */
+struct throttle_conf {
+	uint64_t limit[THROTTLE_LIMITS]; /* bytes or ops per second; 0: none */
+	uint64_t burst[THROTTLE_LIMITS]; /* the bucket's size in bytes or ops;
+					  * 0: a tenth of a second at limit */
 };
 
 struct export_conf {
@@ -55,6 +95,7 @@ struct export_conf {
 	bool readonly;
 	int64_t squash_uid, squash_gid; /* -1: not set */
 	char *remap_state;              /* NULL: not persisted */
+	struct throttle_conf throttle;  /* all 0: not throttled */
 	struct config_origin origin;    /* the section, <filesystem> or -e */
 	int key_line[EXPORT_KEY_COUNT]; /* line of each key; 0: origin.line */
 };
@@ -230,7 +271,8 @@ void config_print(const struct ninepd_config *cfg, FILE *out);
 
 /*
  * Parse "PATH[,name=NAME][,multidevs=P][,readonly][,security_model=M]
- * [,squash_uid=N][,squash_gid=N][,remap_state=FILE]" into *out (which it
+ * [,squash_uid=N][,squash_gid=N][,remap_state=FILE][,bps_limit=N]..." (every
+ * key of an [export NAME] section but path) into *out (which it
  * initialises; origin: the command line).  ",," stands for a comma in PATH
  * or a value.  Returns 0, or -1 with a one-line message in err naming the
  * bad key and the accepted values.

@@ -243,7 +243,7 @@ static void export_key(struct ini_state *st, const char *name, const char *value
 	int rc;
 
 	if (k < 0) {
-		char keys[160];
+		char keys[512];
 
 		config_key_list(keys, sizeof(keys), config_export_keys, 0, EXPORT_KEY_COUNT);
 		ini_error(st, "[export %s] unknown key '%s' (accepted: %s)", e->name, name, keys);

@@ -180,6 +180,46 @@ static int check_squash(const struct export_conf *e, enum export_key key, int64_
 	return 1;
 }
 
+static const char *throttle_key(int limit)
+{
+	return config_export_keys[EXPORT_KEY_BPS_LIMIT + limit];
+}
+
+/*
+ * QEMU's rules (throttle_is_valid() in util/throttle.c): a total limit and a
+ * read or write limit of one unit cannot be used together, and a burst needs
+ * its limit.  QEMU's burst (bps-total-max) is a rate and may not be below
+ * the limit; ours is the bucket's size, which may.
+ */
+static int check_throttle(const struct export_conf *e, FILE *err)
+{
+	const struct throttle_conf *t = &e->throttle;
+	int bad = 0;
+
+	/* Each unit's limits come in a row: TOTAL, READ, WRITE. */
+	for (int total = THROTTLE_BPS_TOTAL; total <= THROTTLE_OPS_TOTAL; total += 3) {
+		for (int dir = total + 1; dir <= total + 2; dir++) {
+			if (!t->limit[total] || !t->limit[dir])
+				continue;
+			export_error_prefix(err, e, (enum export_key)(EXPORT_KEY_BPS_LIMIT + dir));
+			fprintf(err, "cannot be used together with %s (accepted: %s for reads and "
+				     "writes together, or %s and %s apart)\n",
+				throttle_key(total), throttle_key(total), throttle_key(total + 1),
+				throttle_key(total + 2));
+			bad++;
+		}
+	}
+	for (int l = 0; l < THROTTLE_LIMITS; l++) {
+		if (!t->burst[l] || t->limit[l])
+			continue;
+		export_error_prefix(err, e, (enum export_key)(EXPORT_KEY_BPS_BURST + l));
+		fprintf(err, "set without %s (accepted: the burst of a limit that is set)\n",
+			throttle_key(l));
+		bad++;
+	}
+	return bad;
+}
+
 static int check_exports(const struct ninepd_config *cfg, FILE *err)
 {
 	int bad = 0;
@@ -213,6 +253,7 @@ static int check_exports(const struct ninepd_config *cfg, FILE *err)
 		bad += check_squash(e, EXPORT_KEY_SQUASH_UID, e->squash_uid, err);
 		bad += check_squash(e, EXPORT_KEY_SQUASH_GID, e->squash_gid, err);
 		bad += check_remap_state(cfg, e, err);
+		bad += check_throttle(e, err);
 	}
 	return bad;
 }
@@ -383,6 +424,23 @@ int config_validate(const struct ninepd_config *cfg, FILE *err)
 	       check_exports(cfg, err);
 }
 
+/* Each limit that is set, followed by its burst. */
+static void print_throttle(FILE *out, const struct throttle_conf *t)
+{
+	for (int l = 0; l < THROTTLE_LIMITS; l++) {
+		const char *burst = config_export_keys[EXPORT_KEY_BPS_BURST + l];
+
+		if (!t->limit[l])
+			continue;
+		fprintf(out, "%s = %llu\n", throttle_key(l), (unsigned long long)t->limit[l]);
+		if (t->burst[l])
+			fprintf(out, "%s = %llu\n", burst, (unsigned long long)t->burst[l]);
+		else
+			fprintf(out, "# %s: not set; a tenth of a second at %s\n", burst,
+				throttle_key(l));
+	}
+}
+
 void config_print(const struct ninepd_config *cfg, FILE *out)
 {
 	fputs("# ninepd effective configuration\n", out);
@@ -432,5 +490,6 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 			fprintf(out, "squash_gid = %lld\n", (long long)e->squash_gid);
 		if (e->remap_state)
 			fprintf(out, "remap_state = %s\n", e->remap_state);
+		print_throttle(out, &e->throttle);
 	}
 }

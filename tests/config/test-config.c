@@ -370,13 +370,21 @@ Test(config, cmdline_refuses_a_bad_export_spec_naming_the_spec)
 /* ---- -e SPEC ---------------------------------------------------------- */
 
 static struct export_conf spec;
-static char spec_err[256];
+static char spec_err[512];
 
 static int parse_spec(const char *s)
 {
 	spec_err[0] = '\0';
 	return config_parse_export_spec(s, &spec, spec_err, sizeof(spec_err));
 }
+
+/* Every key of an [export NAME] section but path, in the order of the
+ * "(accepted: ...)" lists. */
+#define SPEC_KEYS                                                                                 \
+	"multidevs, security_model, readonly, squash_uid, squash_gid, remap_state, bps_limit, "    \
+	"bps_read_limit, bps_write_limit, iops_limit, iops_read_limit, iops_write_limit, "         \
+	"bps_burst, bps_read_burst, bps_write_burst, iops_burst, iops_read_burst, "                \
+	"iops_write_burst"
 
 static void spec_fails(const char *s, const char *message)
 {
@@ -439,16 +447,12 @@ Test(config, spec_refuses_an_empty_path)
 
 Test(config, spec_refuses_an_unknown_option)
 {
-	spec_fails("/srv,colour=red", "unknown option 'colour' (accepted: name, multidevs, "
-				      "security_model, readonly, squash_uid, squash_gid, "
-				      "remap_state)");
+	spec_fails("/srv,colour=red", "unknown option 'colour' (accepted: name, " SPEC_KEYS ")");
 }
 
 Test(config, spec_refuses_path_as_an_option)
 {
-	spec_fails("/srv,path=/other", "unknown option 'path' (accepted: name, multidevs, "
-				       "security_model, readonly, squash_uid, squash_gid, "
-				       "remap_state)");
+	spec_fails("/srv,path=/other", "unknown option 'path' (accepted: name, " SPEC_KEYS ")");
 }
 
 Test(config, spec_refuses_an_option_given_twice)
@@ -735,8 +739,7 @@ Test(config, file_empty_listen_address_is_an_error)
 Test(config, file_unknown_export_key_is_an_error)
 {
 	conf_fails("[export data]\npath = /srv\nread_only = yes\n", 3,
-		   "[export data] unknown key 'read_only' (accepted: path, multidevs, "
-		   "security_model, readonly, squash_uid, squash_gid, remap_state)");
+		   "[export data] unknown key 'read_only' (accepted: path, " SPEC_KEYS ")");
 }
 
 Test(config, file_export_key_set_twice_is_an_error)
@@ -1679,6 +1682,215 @@ Test(config, check_flag_prints_the_descriptor_settings_from_the_command_line)
 		  captured(&out));
 }
 
+/* ---- throttling --------------------------------------------------------- */
+
+Test(config, spec_without_throttle_keys_is_not_throttled)
+{
+	static const struct throttle_conf none;
+
+	cr_assert_eq(parse_spec("/srv"), 0, "%s", spec_err);
+	cr_expect_eq(memcmp(&spec.throttle, &none, sizeof(none)), 0);
+	export_conf_free(&spec);
+}
+
+Test(config, spec_sets_every_throttle_key)
+{
+	cr_assert_eq(parse_spec("/srv,bps_limit=1,bps_read_limit=2,bps_write_limit=3,iops_limit=4,"
+				"iops_read_limit=5,iops_write_limit=6,bps_burst=7,bps_read_burst=8,"
+				"bps_write_burst=9,iops_burst=10,iops_read_burst=11,"
+				"iops_write_burst=12"),
+		     0, "%s", spec_err);
+	for (int l = 0; l < THROTTLE_LIMITS; l++) {
+		cr_expect_eq(spec.throttle.limit[l], (uint64_t)l + 1, "limit %d", l);
+		cr_expect_eq(spec.throttle.burst[l], (uint64_t)l + 7, "burst %d", l);
+	}
+	export_conf_free(&spec);
+}
+
+Test(config, spec_throttle_keys_take_their_largest_values)
+{
+	cr_assert_eq(parse_spec("/srv,bps_limit=1099511627776,bps_burst=4294967296"), 0, "%s",
+		     spec_err);
+	cr_expect_eq(spec.throttle.limit[THROTTLE_BPS_TOTAL], 1ull << 40);
+	cr_expect_eq(spec.throttle.burst[THROTTLE_BPS_TOTAL], 1ull << 32);
+	export_conf_free(&spec);
+}
+
+Test(config, spec_refuses_a_limit_with_a_size_suffix)
+{
+	spec_fails("/srv,bps_limit=10M",
+		   "bps_limit: '10M' is not a number (accepted: 1..1099511627776)");
+}
+
+Test(config, spec_refuses_a_limit_of_0)
+{
+	spec_fails("/srv,iops_read_limit=0",
+		   "iops_read_limit: 0 out of range (accepted: 1..1099511627776)");
+}
+
+Test(config, spec_refuses_a_limit_above_1_tib)
+{
+	spec_fails("/srv,bps_write_limit=1099511627777",
+		   "bps_write_limit: 1099511627777 out of range (accepted: 1..1099511627776)");
+}
+
+Test(config, spec_refuses_a_burst_above_4_gib)
+{
+	spec_fails("/srv,iops_limit=1,iops_burst=4294967297",
+		   "iops_burst: 4294967297 out of range (accepted: 1..4294967296)");
+}
+
+Test(config, spec_refuses_a_throttle_key_without_value)
+{
+	spec_fails("/srv,bps_limit", "bps_limit: missing value (write bps_limit=VALUE)");
+}
+
+Test(config, spec_refuses_a_throttle_key_given_twice)
+{
+	spec_fails("/srv,iops_burst=1,iops_limit=5,iops_burst=2", "iops_burst: given twice");
+}
+
+Test(config, file_throttle_keys_fill_the_export_with_key_lines)
+{
+	cr_assert_eq(parse_conf("[export data]\n"
+				"path = /srv\n"
+				"bps_read_limit = 10485760\n"
+				"bps_write_limit = 1048576\n"
+				"bps_write_burst = 65536\n"
+				"iops_limit = 100\n"
+				"iops_burst = 1\n"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	const struct export_conf *e = &cfg.exports[0];
+	cr_expect_eq(e->throttle.limit[THROTTLE_BPS_TOTAL], 0);
+	cr_expect_eq(e->throttle.limit[THROTTLE_BPS_READ], 10485760);
+	cr_expect_eq(e->throttle.burst[THROTTLE_BPS_READ], 0, "the default burst");
+	cr_expect_eq(e->throttle.limit[THROTTLE_BPS_WRITE], 1048576);
+	cr_expect_eq(e->throttle.burst[THROTTLE_BPS_WRITE], 65536);
+	cr_expect_eq(e->throttle.limit[THROTTLE_OPS_TOTAL], 100);
+	cr_expect_eq(e->throttle.burst[THROTTLE_OPS_TOTAL], 1);
+	cr_expect_eq(e->key_line[EXPORT_KEY_BPS_READ_LIMIT], 3);
+	cr_expect_eq(e->key_line[EXPORT_KEY_IOPS_BURST], 7);
+}
+
+Test(config, file_throttle_value_that_is_not_a_number_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\nbps_limit = 10 MiB\n", 3,
+		   "[export data] bps_limit: '10 MiB' is not a number (accepted: "
+		   "1..1099511627776)");
+}
+
+Test(config, file_throttle_burst_of_0_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\nbps_limit = 1000\nbps_burst = 0\n", 4,
+		   "[export data] bps_burst: 0 out of range (accepted: 1..4294967296)");
+}
+
+Test(config, file_throttle_key_set_twice_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\niops_limit = 1\niops_limit = 2\n", 4,
+		   "[export data] iops_limit: already set at line 3 (accepted: one value)");
+}
+
+/* Parse text as a config file that must parse, then validate it. */
+static int validate_conf(const char *text)
+{
+	cr_assert_eq(parse_conf(text), 0, "%s", captured(&err));
+	return config_validate(&cfg, err.f);
+}
+
+Test(config, validate_refuses_total_and_read_bps_limits_like_qemu)
+{
+	cr_expect_eq(validate_conf("[export data]\npath = /\nbps_limit = 100\n"
+				   "bps_read_limit = 10\n"),
+		     1);
+	expect_conf_error(4, "[export data] bps_read_limit: cannot be used together with "
+			      "bps_limit (accepted: bps_limit for reads and writes together, or "
+			      "bps_read_limit and bps_write_limit apart)");
+}
+
+Test(config, validate_refuses_total_iops_with_each_direction_naming_each_line)
+{
+	cr_expect_eq(validate_conf("[export data]\npath = /\niops_write_limit = 5\n"
+				   "iops_read_limit = 5\niops_limit = 10\n"),
+		     2);
+	char *want;
+	cr_assert_neq(asprintf(&want,
+			       "%s:4: [export data] iops_read_limit: cannot be used together with "
+			       "iops_limit (accepted: iops_limit for reads and writes together, or "
+			       "iops_read_limit and iops_write_limit apart)\n"
+			       "%s:3: [export data] iops_write_limit: cannot be used together with "
+			       "iops_limit (accepted: iops_limit for reads and writes together, or "
+			       "iops_read_limit and iops_write_limit apart)\n",
+			       conf_path, conf_path),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+}
+
+Test(config, validate_refuses_total_and_write_limits_from_the_command_line)
+{
+	cr_expect_eq(load(NULL, "-e", "/,name=x,bps_write_limit=1,bps_limit=2", NULL), -1);
+	cr_expect_str_eq(captured(&err),
+			 "command line: -e x: bps_write_limit: cannot be used together with "
+			 "bps_limit (accepted: bps_limit for reads and writes together, or "
+			 "bps_read_limit and bps_write_limit apart)\n");
+}
+
+Test(config, validate_refuses_a_burst_without_its_limit)
+{
+	cr_expect_eq(validate_conf("[export data]\npath = /\nbps_read_limit = 100\n"
+				   "bps_burst = 10\n"),
+		     1);
+	expect_conf_error(4, "[export data] bps_burst: set without bps_limit (accepted: the "
+			      "burst of a limit that is set)");
+}
+
+Test(config, validate_refuses_a_direction_burst_beside_a_total_limit)
+{
+	cr_expect_eq(validate_conf("[export data]\npath = /\niops_limit = 100\n"
+				   "iops_write_burst = 10\n"),
+		     1);
+	expect_conf_error(4, "[export data] iops_write_burst: set without iops_write_limit "
+			      "(accepted: the burst of a limit that is set)");
+}
+
+Test(config, validate_accepts_bytes_and_ops_limits_of_different_directions)
+{
+	/* Total bytes with per-direction ops: the rule is per unit. */
+	cr_expect_eq(validate_conf("[export data]\npath = /\nbps_limit = 100\nbps_burst = 1\n"
+				   "iops_read_limit = 5\niops_write_limit = 6\n"
+				   "iops_write_burst = 600\n"),
+		     0, "%s", captured(&err));
+	cr_expect_str_empty(captured(&err));
+}
+
+Test(config, check_flag_prints_throttle_keys_of_a_command_line_export)
+{
+	cr_assert_eq(load(NULL, "-n", "-e",
+			  "/,name=r,iops_limit=7,bps_write_limit=9,bps_write_burst=3", NULL),
+		     1, "%s", captured(&err));
+	cr_expect(strstr(captured(&out),
+			 "\nreadonly = no\n"
+			 "bps_write_limit = 9\n"
+			 "bps_write_burst = 3\n"
+			 "iops_limit = 7\n"
+			 "# iops_burst: not set; a tenth of a second at iops_limit\n"),
+		  "%s", captured(&out));
+}
+
+Test(config, xml_filesystem_has_no_throttle_to_import)
+{
+	static const struct throttle_conf none;
+
+	/* libvirt's <filesystem> has no iotune: only -e and the file set limits. */
+	cr_assert_eq(parse_xml("<domain><devices><filesystem><source dir='/a'/><target dir='a'/>"
+			       "</filesystem></devices></domain>"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 1);
+	cr_expect_eq(memcmp(&cfg.exports[0].throttle, &none, sizeof(none)), 0);
+}
+
 /* ---- listen addresses ------------------------------------------------ */
 
 static struct listen_addr addr;
@@ -2237,6 +2449,12 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "squash_uid = 1000\n"
 			 "squash_gid = 100\n"
 			 "remap_state = " TEST_DATA "/../../good-conf.remap\n"
+			 "bps_limit = 10485760\n"
+			 "bps_burst = 1048576\n"
+			 "iops_read_limit = 100\n"
+			 "# iops_read_burst: not set; a tenth of a second at iops_read_limit\n"
+			 "iops_write_limit = 50\n"
+			 "iops_write_burst = 5\n"
 			 "\n"
 			 "[export parent]\n"
 			 "path = " TEST_DATA "/..\n"
