@@ -224,6 +224,115 @@ static void end_lock_wait(struct req *r, bool answer)
 	req_complete(r);
 }
 
+/* ---- throttled requests (export.h: bps/iops limits) ---- */
+
+/* Takes r out of its export's queue of requests waiting for the limits. */
+static void throttle_unwait(struct req *r)
+{
+	struct export *e = r->fid->exp;
+	struct req *prev = NULL;
+	for (struct req *q = e->throttle_head; q; prev = q, q = q->qnext) {
+		if (q != r)
+			continue;
+		if (prev)
+			prev->qnext = r->qnext;
+		else
+			e->throttle_head = r->qnext;
+		if (e->throttle_tail == r)
+			e->throttle_tail = prev;
+		r->qnext = NULL;
+		return;
+	}
+}
+
+static void throttle_timer_cb(uv_timer_t *t);
+
+/* Runs what the limits admit now, oldest first per export, and sets the
+ * timer for the earliest export that must wait; with `all`, runs everything
+ * (shutdown: nobody waits for the limits any more). */
+static void throttle_run(struct conn_hub *h, bool all)
+{
+	uint64_t now = uv_hrtime(), soonest = 0;
+	for (size_t i = 0; i < h->nexports; i++) {
+		struct export *e = h->exports[i];
+		while (e->throttle_head) {
+			struct req *r = e->throttle_head;
+			int dir;
+			uint64_t bytes, wait = 0;
+			if (!all && dispatch_throttled(r, &dir, &bytes))
+				wait = throttle_admit(&e->throttle, dir, bytes, now);
+			if (wait) {
+				soonest = !soonest || wait < soonest ? wait : soonest;
+				break;
+			}
+			e->throttle_head = r->qnext;
+			if (!e->throttle_head)
+				e->throttle_tail = NULL;
+			r->qnext = NULL;
+			req_queue_work(r);
+		}
+	}
+	if (soonest)
+		uv_timer_start(&h->throttle_timer, throttle_timer_cb, throttle_wait_ms(soonest), 0);
+}
+
+static void throttle_timer_cb(uv_timer_t *t)
+{
+	throttle_run(t->data, false);
+}
+
+/* A request that has passed its checks runs now, or waits for its
+ * export's limits behind the ones that wait already (on the loop's timer:
+ * no worker is held). */
+static void req_start_work(struct req *r)
+{
+	int dir;
+	uint64_t bytes, wait = 1000000; /* behind others: the timer is set */
+	if (!dispatch_throttled(r, &dir, &bytes)) {
+		req_queue_work(r);
+		return;
+	}
+	struct export *e = r->fid->exp;
+	if (!e->throttle_head &&
+	    (wait = throttle_admit(&e->throttle, dir, bytes, uv_hrtime())) == 0) {
+		req_queue_work(r);
+		return;
+	}
+	r->state = REQ_THROTTLED;
+	r->qnext = NULL;
+	if (e->throttle_tail)
+		e->throttle_tail->qnext = r;
+	else
+		e->throttle_head = r;
+	e->throttle_tail = r;
+	struct conn_hub *h = r->conn->hub;
+	if (!uv_is_active((uv_handle_t *)&h->throttle_timer))
+		uv_timer_start(&h->throttle_timer, throttle_timer_cb, throttle_wait_ms(wait), 0);
+}
+
+/* Stops a request that has not started running: queued work is cancelled
+ * (req_done_cb completes it), a lock wait or a wait for the limits ends
+ * now; either way it gets no reply.  A running request is left to finish. */
+static void req_cancel(struct req *r)
+{
+	switch (r->state) {
+	case REQ_QUEUED:
+		if (workq_cancel(r->conn->hub->workq, &r->work) == 0)
+			r->flushed = true;
+		break;
+	case REQ_LOCKWAIT:
+		end_lock_wait(r, false);
+		break;
+	case REQ_THROTTLED:
+		throttle_unwait(r);
+		r->flushed = true;
+		req_complete(r);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Tversion: every other request of the old session loses its tag (the
  * client may reuse it at once) and its reply; queued work is cancelled and
  * lock waits end. */
@@ -240,11 +349,7 @@ static void conn_abort_requests(struct conn *c, struct req *keep)
 				c->tags[i] = r;
 			} else {
 				r->flushed = true;
-				if (r->state == REQ_QUEUED) {
-					workq_cancel(c->hub->workq, &r->work);
-				} else if (r->state == REQ_LOCKWAIT) {
-					end_lock_wait(r, false);
-				}
+				req_cancel(r);
 			}
 			r = next;
 		}
@@ -433,6 +538,11 @@ static void req_done_cb(struct workq_item *it, int status)
 	}
 	if (r->err && !r->direct)
 		r->outlen = 0; /* an in-place reply is replaced by Rlerror */
+	int dir;
+	uint64_t asked;
+	if (r->in.type == NP_TREAD && !r->err && dispatch_throttled(r, &dir, &asked) &&
+	    r->out.u.rread.count < asked) /* a short read pays for what it moved */
+		throttle_refund(&r->fid->exp->throttle, dir, asked - r->out.u.rread.count);
 	if (dispatch_done(r) == DISPATCH_WAIT)
 		lock_wait(r);
 	else
@@ -458,12 +568,7 @@ static void conn_flush(struct req *f, uint16_t oldtag)
 	}
 	f->flushers = t->flushers;
 	t->flushers = f;
-	if (t->state == REQ_QUEUED) {
-		if (workq_cancel(c->hub->workq, &t->work) == 0)
-			t->flushed = true; /* req_done_cb sees -ECANCELED */
-	} else if (t->state == REQ_LOCKWAIT) {
-		end_lock_wait(t, false);
-	}
+	req_cancel(t);
 }
 
 /* Tversion: a new session.  Every fid goes, replies of older requests are
@@ -515,7 +620,7 @@ static void request_start(struct req *r)
 		return;
 	}
 	if (dispatch_prep(r) == DISPATCH_WORK)
-		req_queue_work(r);
+		req_start_work(r);
 	else
 		req_complete(r);
 }
@@ -947,11 +1052,7 @@ void conn_close(struct conn *c)
 	for (unsigned i = 0; i < CONN_TAG_BUCKETS; i++) {
 		for (struct req *r = c->tags[i]; r;) {
 			struct req *next = r->tnext;
-			if (r->state == REQ_QUEUED) {
-				workq_cancel(c->hub->workq, &r->work);
-			} else if (r->state == REQ_LOCKWAIT) {
-				end_lock_wait(r, false);
-			}
+			req_cancel(r);
 			r = next;
 		}
 	}
@@ -1043,7 +1144,8 @@ int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads)
 {
 	h->loop = loop;
 	h->fid_fd_budget = fid_fd_budget();
-	h->fid_pool.cap = h->fid_fd_budget;
+	unsigned want = h->snap->cfg->max_open_fds;
+	h->fid_pool.cap = want && want < h->fid_fd_budget ? want : h->fid_fd_budget;
 	h->fid_pool.can_reopen = creds_can_reopen();
 	users_init(&h->users);
 	int rc = workq_new(loop, nthreads, req_work_cb, req_done_cb, &h->workq);
@@ -1054,6 +1156,8 @@ int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads)
 	uv_check_start(&h->flush_check, flush_check_cb);
 	uv_timer_init(loop, &h->lock_timer);
 	h->lock_timer.data = h;
+	uv_timer_init(loop, &h->throttle_timer);
+	h->throttle_timer.data = h;
 	return 0;
 }
 
@@ -1076,6 +1180,7 @@ void conn_hub_stop(struct conn_hub *h)
 	if (h->stopping)
 		return;
 	h->stopping = true;
+	throttle_run(h, true);
 	/* Waiting lock requests would never finish: answer them now. */
 	while (h->lock_waiters) {
 		struct req *r = h->lock_waiters;
@@ -1106,6 +1211,7 @@ void conn_hub_close(struct conn_hub *h)
 	workq_shutdown(h->workq);
 	uv_close((uv_handle_t *)&h->flush_check, noop_close_cb);
 	uv_close((uv_handle_t *)&h->lock_timer, noop_close_cb);
+	uv_close((uv_handle_t *)&h->throttle_timer, noop_close_cb);
 }
 
 void conn_hub_free(struct conn_hub *h)

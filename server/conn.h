@@ -44,6 +44,7 @@ struct conn_hub {
 	uv_check_t flush_check;
 	uv_timer_t lock_timer;
 	struct req *lock_waiters;
+	uv_timer_t throttle_timer;    /* the next throttled request may ask again */
 	bool stopping;
 	/* The descriptors the fids of every client hold.  pool.cap: past it
 	 * idle ones are given back; fid_fd_budget: past it, when nothing can

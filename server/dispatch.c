@@ -83,6 +83,8 @@ struct contract {
 	uint8_t gid;
 	uint16_t gid_off;
 	uint8_t after;
+	uint8_t throttle;   /* THROTTLE_READ + 1 or THROTTLE_WRITE + 1: counts
+			     * against the export's limits (0: never throttled) */
 	int (*loop)(struct req *r); /* NULL: OP_WORK */
 	int (*work)(struct req *r); /* NULL: nothing on a worker */
 };
@@ -156,9 +158,11 @@ struct contract {
 	  .newfid_off = AT(twalk.newfid), .newfid = NEWFID_UNUSED_OR_SAME,                   \
 	  .identity = AS_CLIENT, .work = op_walk, .after = AFTER_INSTALL)                    \
 	X(TREAD, .name = "read", .fid = {FID(tread.fid, NEED_READABLE)},                     \
-	  .identity = AS_CLIENT, .loop = op_loop_io, .work = op_read)                        \
+	  .identity = AS_CLIENT, .throttle = THROTTLE_READ + 1, .loop = op_loop_io,          \
+	  .work = op_read)                                                                   \
 	X(TWRITE, .name = "write", .fid = {FID(twrite.fid, NEED_WRITABLE)},                  \
-	  .modifies = MOD_IF_FILE, .identity = AS_CLIENT, .work = op_write)                  \
+	  .modifies = MOD_IF_FILE, .identity = AS_CLIENT, .throttle = THROTTLE_WRITE + 1,    \
+	  .work = op_write)                                                                  \
 	X(TCLUNK, .name = "clunk", .fid = {CLUNKS(tclunk.fid, NEED_ANY)},                    \
 	  .identity = AS_CLIENT, .loop = op_loop_clunk, .work = op_clunk)                    \
 	X(TREMOVE, .name = "remove", .fid = {CLUNKS(tremove.fid, NEED_FILE)},                \
@@ -178,6 +182,17 @@ static const struct contract contracts[256] = {CONTRACTS(ROW)};
 CONTRACTS(CHECK_ROW)
 _Static_assert(0 CONTRACTS(COUNT_ROW) == 0 NP_MESSAGES(COUNT_REQUEST),
 	       "a 9P2000.L request has no row in the contract table");
+
+bool dispatch_throttled(const struct req *r, int *dir, uint64_t *bytes)
+{
+	const struct contract *k = &contracts[r->in.type];
+	if (!k->throttle || r->fid->kind != FID_FILE || !throttle_enabled(&r->fid->exp->throttle))
+		return false;
+	*dir = k->throttle - 1;
+	/* Tread and Twrite: what the client asked to move. */
+	*bytes = r->in.type == NP_TREAD ? r->in.u.tread.count : r->in.u.twrite.count;
+	return true;
+}
 
 const char *dispatch_contract_name(uint8_t type)
 {

@@ -35,6 +35,10 @@ int dispatch_done(struct req *r);
 /* True when the request has no done step that could change its reply, so
  * a worker may send the reply as soon as the work is over. */
 bool dispatch_reply_is_final(const struct req *r);
+/* True when the request counts against its export's bps/iops limits
+ * (Tread and Twrite of a file, on a throttled export): *dir and *bytes say
+ * how (dispatch_prep has accepted it). */
+bool dispatch_throttled(const struct req *r, int *dir, uint64_t *bytes);
 /* The contract's name for a request type (tests, logs); NULL if none. */
 const char *dispatch_contract_name(uint8_t type);
 

@@ -63,6 +63,10 @@ static int export_open(struct export *e, const struct export_conf *conf)
 		e->remap = remap_new(conf->multidevs, st.st_dev);
 	if (!e->remap)
 		return -ENOMEM;
+	if (throttle_init(&e->throttle, &conf->throttle)) {
+		log_error("export '%s': throttling limits refused", conf->name);
+		return -EINVAL;
+	}
 	if (conf->squash_uid >= 0 || conf->squash_gid >= 0) {
 		e->has_squash = true;
 		e->squash_uid = conf->squash_uid >= 0 ? (uid_t)conf->squash_uid : NOBODY;
@@ -160,7 +164,8 @@ bool export_conf_same(const struct export_conf *a, const struct export_conf *b)
 	return str_eq(a->name, b->name) && str_eq(a->path, b->path) &&
 	       a->multidevs == b->multidevs && a->security_model == b->security_model &&
 	       a->readonly == b->readonly && a->squash_uid == b->squash_uid &&
-	       a->squash_gid == b->squash_gid && str_eq(a->remap_state, b->remap_state);
+	       a->squash_gid == b->squash_gid && str_eq(a->remap_state, b->remap_state) &&
+	       !memcmp(&a->throttle, &b->throttle, sizeof a->throttle);
 }
 
 void export_save_state(struct export *e)

@@ -19,6 +19,7 @@
 #include "remap/remap.h"
 #include "server/creds.h"
 #include "server/snapshot.h"
+#include "server/throttle.h"
 
 struct export {
 	const struct export_conf *conf; /* lives in snap */
@@ -32,6 +33,10 @@ struct export {
 	uid_t squash_uid;    /* squash_uid/squash_gid, 65534 when one is unset */
 	gid_t squash_gid;
 	struct export *retired_next; /* removed by a reload, freed at exit */
+	/* bps/iops limits (loop thread): Treads and Twrites that must wait
+	 * queue here, oldest first, in conn.c, on the hub's throttle timer. */
+	struct throttle throttle;
+	struct req *throttle_head, *throttle_tail;
 	/* A descriptor (not O_PATH) on each mount of the export that fids'
 	 * handles were made on (open_by_handle_at needs one), the root's
 	 * opened with the export; under mounts_lock. */

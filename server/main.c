@@ -2,6 +2,7 @@
  * the exports, listens, and runs the libuv loop until SIGTERM/SIGINT (or,
  * with -l stdio, until the one client hangs up). */
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
@@ -87,14 +88,26 @@ static int print_vm_args(const struct ninepd_config *cfg, const char *name)
 	return 0;
 }
 
-/* Every fid holds an fd: allow as many as the hard limit permits. */
-static void raise_nofile(void)
+/* Descriptors for fids and connections: rlimit_nofile, or as many as the
+ * hard limit permits (as root the hard limit may be raised too).  Logged
+ * when refused: the pool's cap and the fids' budget follow the limit that
+ * took effect. */
+static void set_nofile(unsigned want)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	struct rlimit to = rl;
+	if (!want) {
+		to.rlim_cur = rl.rlim_max;
+	} else {
+		to.rlim_cur = want;
+		if (to.rlim_max != RLIM_INFINITY && to.rlim_max < want)
+			to.rlim_max = want;
 	}
+	if ((to.rlim_cur != rl.rlim_cur || to.rlim_max != rl.rlim_max) && setrlimit(RLIMIT_NOFILE, &to))
+		log_warn("rlimit_nofile %llu: %s; keeping %llu", (unsigned long long)to.rlim_cur,
+			 strerror(errno), (unsigned long long)rl.rlim_cur);
 }
 
 int main(int argc, char **argv)
@@ -119,7 +132,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	log_set_level(cfg.log_level);
-	raise_nofile();
+	set_nofile(cfg.rlimit_nofile);
 
 	uv_loop_t *loop = uv_default_loop();
 	struct server srv;

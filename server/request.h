@@ -23,6 +23,7 @@ enum req_state {
 	REQ_NEW = 0,
 	REQ_QUEUED,    /* submitted to the worker queue */
 	REQ_LOCKWAIT,  /* waiting to retry a blocking Tlock */
+	REQ_THROTTLED, /* waiting for its export's bps/iops limits */
 	REQ_DONE,      /* reply encoded, queued for sending */
 };
 

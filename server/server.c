@@ -269,7 +269,7 @@ int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg)
 	srv->hub.exports = srv->exports;
 	srv->hub.nexports = srv->nexports;
 	srv->nthreads = cfg->threads ? cfg->threads : default_threads();
-	int rc = conn_hub_init(&srv->hub, loop, srv->nthreads);
+	int rc = conn_hub_init(&srv->hub, loop, srv->nthreads); /* after hub.snap */
 	if (rc)
 		return rc;
 	uv_timer_init(loop, &srv->drain_timer);

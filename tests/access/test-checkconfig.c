@@ -320,11 +320,14 @@ Test(check_config, unknown_key_names_file_line_key_and_accepted_keys)
 	expect_refused(&r);
 	expect_err(&r,
 		   "%s:3: [server] unknown key 'listen_on' (accepted: listen, max_msize, threads, "
-		   "log_level, max_connections, max_fids, user)\n",
+		   "log_level, max_connections, max_fids, user, max_open_fds, rlimit_nofile)\n",
 		   conf);
 	expect_err(&r,
 		   "%s:6: [export a] unknown key 'colour' (accepted: path, multidevs, "
-		   "security_model, readonly, squash_uid, squash_gid, remap_state)\n",
+		   "security_model, readonly, squash_uid, squash_gid, remap_state, bps_limit, "
+		   "bps_read_limit, bps_write_limit, iops_limit, iops_read_limit, iops_write_limit, "
+		   "bps_burst, bps_read_burst, bps_write_burst, iops_burst, iops_read_burst, "
+		   "iops_write_burst)\n",
 		   conf);
 	run_free(&r);
 }
