@@ -141,8 +141,16 @@ size_t fid_pool_reclaim(struct fid_pool *p, size_t target)
 			lru_unlink(p, f);
 			continue;
 		}
-		if (export_mount_fd_from(f->exp, f->mount_id, f->pathfd) != 0)
-			continue; /* no way back yet: stays (another mount's fid may) */
+		int rc = export_mount_fd_from(f->exp, f->mount_id, f->pathfd);
+		if (rc == -EOPNOTSUPP) {
+			/* A special file on a mount the export has no descriptor on
+			 * yet: it keeps its own, rather than be looked at again. */
+			f->keeps_fd = true;
+			lru_unlink(p, f);
+			continue;
+		}
+		if (rc)
+			continue; /* out of descriptors now: a later round may do it */
 		lru_unlink(p, f);
 		close(f->pathfd);
 		f->pathfd = -1;
