@@ -686,6 +686,41 @@ static int scale_one(const struct opts *o, const struct lg_target *t, FILE *md_m
 	}
 	settle();
 	long rss1 = proc_status(t->pid, "VmRSS"), thr1 = proc_status(t->pid, "Threads");
+	/* 100 fids on each of those connections (walks of "data"), then gone
+	 * again: bytes per fid when fids are spread over many clients. */
+	enum { PER_CONN = 100 };
+	struct np_msg spread[PER_CONN];
+	struct walk_count sc = {0};
+	for (unsigned i = 0; i < PER_CONN; i++) {
+		memset(&spread[i], 0, sizeof spread[i]);
+		spread[i].type = NP_TWALK;
+		spread[i].u.twalk.fid = LG_ROOT_FID;
+		spread[i].u.twalk.newfid = 500000 + i;
+		spread[i].u.twalk.nwname = 1;
+		spread[i].u.twalk.wnames[0] = np_str_c("data");
+	}
+	/* One at a time: a pipeline would leave each connection a cache of
+	 * request buffers (up to 64 of 16 KiB), which is not what a fid costs. */
+	for (unsigned k = 1; k < opened; k++)
+		np_pipeline(cl[k], spread, PER_CONN, 1, walk_reply, &sc);
+	settle();
+	long rss_spread = proc_status(t->pid, "VmRSS");
+	int fds_spread = proc_fds(t->pid);
+	for (unsigned i = 0; i < PER_CONN; i++) {
+		memset(&spread[i], 0, sizeof spread[i]);
+		spread[i].type = NP_TCLUNK;
+		spread[i].u.tclunk.fid = 500000 + i;
+	}
+	struct walk_count cc = {0};
+	for (unsigned k = 1; k < opened; k++)
+		np_pipeline(cl[k], spread, PER_CONN, 1, walk_reply, &cc);
+	if (opened > 1)
+		printf("%-8s  %u connections x %u fids: %u walks ok, %u failed; %.0f B/fid, %d "
+		       "descriptors held\n",
+		       t->name, opened - 1, PER_CONN, sc.ok, sc.failed,
+		       sc.ok ? (double)(rss_spread - rss1) * 1024 / sc.ok : NAN, fds_spread);
+	settle();
+	long rss1b = proc_status(t->pid, "VmRSS"); /* the baseline of the fids below */
 	char what[64];
 	snprintf(what, sizeof what, "1 connection + %u idle, q=1", opened);
 	lg_run(t, &p, res);
@@ -779,7 +814,7 @@ static int scale_one(const struct opts *o, const struct lg_target *t, FILE *md_m
 	latency_line(md_lat, t->name, what, res);
 
 	double per_conn = opened ? (double)(rss1 - rss0) * 1024 / opened : NAN;
-	double per_fid = wc.ok && !frc ? (double)(rss2 - rss1) * 1024 / wc.ok : NAN;
+	double per_fid = wc.ok && !frc ? (double)(rss2 - rss1b) * 1024 / wc.ok : NAN;
 	char fidnote[96] = "";
 	if (wc.failed)
 		snprintf(fidnote, sizeof fidnote, "; %u more refused: %s", wc.failed,
