@@ -411,17 +411,23 @@ static void expect_order(const int *want, int n)
 		cr_assert_eq(order[i], want[i], "ran:%s; expected:%s", got, exp);
 }
 
+/* Submits n items in order, each to the group its id names: ids are
+ * (group + 1) * 10 + position in the group. */
+static void submit_by_id(struct workq *q, struct item *it, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		workq_submit(q, &groups[it[i].id / 10 - 1], &it[i].it);
+}
+
 /* One worker; three groups with 3, 2 and 1 items queued behind a held
- * item: the worker takes one item of each group in turn.  Item ids are
- * group * 10 + position. */
+ * item: the worker takes one item of each group in turn. */
 Test(workq, groups_with_items_queued_take_turns_one_item_each)
 {
 	struct workq *q = new_queue(1, 4);
 	struct gate busy;
 	gate_hold(q, &groups[3], &busy);
 	struct item it[] = {{.id = 11}, {.id = 12}, {.id = 13}, {.id = 21}, {.id = 22}, {.id = 31}};
-	for (unsigned i = 0; i < sizeof it / sizeof it[0]; i++)
-		workq_submit(q, &groups[it[i].id / 10 - 1], &it[i].it);
+	submit_by_id(q, it, 6);
 	gate_open(&busy);
 	finish(q);
 	expect_order((int[]){11, 21, 31, 12, 22, 13}, 6);
@@ -489,8 +495,7 @@ Test(workq, cancelling_queued_items_of_groups_keeps_the_others_taking_turns)
 	struct gate busy;
 	gate_hold(q, &groups[3], &busy);
 	struct item it[] = {{.id = 11}, {.id = 12}, {.id = 13}, {.id = 21}, {.id = 22}, {.id = 31}};
-	for (unsigned i = 0; i < sizeof it / sizeof it[0]; i++)
-		workq_submit(q, &groups[it[i].id / 10 - 1], &it[i].it);
+	submit_by_id(q, it, 6);
 	cr_assert_eq(workq_cancel(q, &it[1].it), 0); /* 12 */
 	cr_assert_eq(workq_cancel(q, &it[3].it), 0); /* 21 */
 	cr_assert_eq(workq_cancel(q, &it[5].it), 0); /* 31 */
