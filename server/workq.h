@@ -28,7 +28,9 @@
  * before it runs.  Turns alone do not help a group that finds every worker
  * busy with another group's slow items, so while more than one group
  * exists, no group runs on more than all workers but one: a client alone
- * in a burst of another's fsyncs still finds a worker free.
+ * in a burst of another's fsyncs still finds a worker free.  (Against two
+ * such bursts it waits for a worker to come free, then for one turn of
+ * each.)
  *
  * Items of one group start in submission order (several may run at once on
  * different workers); done() runs in the order items finish.
