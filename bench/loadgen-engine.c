@@ -530,7 +530,8 @@ int lg_run(const struct lg_target *t, const struct lg_params *p, struct lg_resul
 			atomic_store(&sh.phase, PHASE_MEASURE);
 			/* Sleep in small steps so a failed run ends early. */
 			double left = p->seconds;
-			while (left > 0 && !atomic_load(&sh.failed)) {
+			while (left > 0 && !atomic_load(&sh.failed) &&
+			       !(p->until && atomic_load(p->until))) {
 				sleep_s(left < 0.05 ? left : 0.05);
 				left -= 0.05;
 			}

@@ -557,18 +557,23 @@ static const struct lg_workload w_seqwrite = {
 /* --- readdir10k: list a 10,000-entry directory with Treaddir ------------- */
 
 /* Every slot lists through its own open fid (slot fid + 1). */
-static int readdir_setup(struct lg_conn *c)
+static int open_dir_per_slot(struct lg_conn *c, const char *path)
 {
 	for (unsigned k = 0; k < c->nslots; k++) {
 		struct lg_slot *s = &c->slots[k];
 		s->dirfid = s->fid + 1;
-		int rc = setup_walk(c, s->dirfid, LG_DIR10K);
+		int rc = setup_walk(c, s->dirfid, path);
 		if (!rc)
 			rc = np_lopen(c->cl, s->dirfid, NP_DOTL_RDONLY, NULL, NULL);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+static int readdir_setup(struct lg_conn *c)
+{
+	return open_dir_per_slot(c, LG_DIR10K);
 }
 
 static int readdir_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
@@ -780,11 +785,63 @@ static const struct lg_workload w_mixed = {
 	.teardown = teardown_clunk,
 };
 
+/* --- expensive requests, the load of the fairness measurement ------------- */
+
+/* lsdirs: one Treaddir from offset 0 of LG_DIRS1K, whose entries all fit
+ * in one reply (about 30 KiB).  It costs getdents and a stat of every
+ * subdirectory (a mount point changes an entry's qid): milliseconds of
+ * CPU, a small request, the same every time.  Each slot lists through its
+ * own open fid. */
+static int lsdirs_setup(struct lg_conn *c)
+{
+	return open_dir_per_slot(c, LG_DIRS1K);
+}
+
+static void lsdirs_start(struct lg_conn *c, struct lg_slot *s, struct np_msg *t)
+{
+	s->off = 0;
+	t_readdir(c, t, s);
+}
+
+static int lsdirs_next(struct lg_conn *c, struct lg_slot *s, const struct np_msg *r,
+		       struct np_msg *t)
+{
+	(void)c, (void)s, (void)t;
+	return r->u.rreaddir.count > 0 ? LG_DONE : -ENOENT;
+}
+
+static const struct lg_workload w_lsdirs = {
+	.name = "lsdirs",
+	.what = "one Treaddir from offset 0 of a directory of 1,000 subdirectories (a stat each)",
+	.setup = lsdirs_setup,
+	.start = lsdirs_start,
+	.next = lsdirs_next,
+	.teardown = readdir_teardown,
+};
+
+/* fsync: Tfsync of the data file.  Nothing is dirty, so what it costs is
+ * the disk's cache flush: a request that waits rather than computes. */
+static void fsync_start(struct lg_conn *c, struct lg_slot *s, struct np_msg *t)
+{
+	(void)s;
+	t->type = NP_TFSYNC;
+	t->u.tfsync.fid = c->filefid;
+}
+
+static const struct lg_workload w_fsync = {
+	.name = "fsync",
+	.what = "Tfsync of the data file, open for reading (clean: the disk's cache flush)",
+	.setup = setup_data,
+	.start = fsync_start,
+	.next = next_done,
+	.teardown = teardown_clunk,
+};
+
 /* --- the table ----------------------------------------------------------- */
 
 const struct lg_workload *const lg_workloads[] = {
 	&w_getattr, &w_walk3, &w_randread, &w_seqread, &w_seqwrite,
-	&w_readdir, &w_create, &w_mixed, NULL,
+	&w_readdir, &w_create, &w_mixed, &w_lsdirs, &w_fsync, NULL,
 };
 
 const struct lg_workload *lg_workload_find(const char *name)
@@ -873,6 +930,10 @@ int lg_prepare(const char *dir)
 	const char *dirs[] = {"a", "a/b", LG_DIR10K, LG_SCRATCH};
 	for (size_t i = 0; rc == 0 && i < sizeof dirs / sizeof *dirs; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, dirs[i]);
+		rc = mkdir_p(p);
+	}
+	for (int i = 0; rc == 0 && i < LG_DIRS1K_ENTRIES; i++) {
+		snprintf(p, sizeof p, "%s/%s/d%04d", dir, LG_DIRS1K, i);
 		rc = mkdir_p(p);
 	}
 	if (rc)

@@ -14,12 +14,14 @@
  *   ninepd-loadgen run -t ninepd=unix:/run/n.sock -t diod=unix:/run/d.sock,aname=DIR \
  *       [--direct DIR] [-r 3] [-d 2] [--csv F] [--md F] WORKLOAD[:c=N,q=N,msize=N]...
  *   ninepd-loadgen scale -t NAME=ADDR,pid=PID... [--conns-scale 1000] [--fids 100000]
+ *   ninepd-loadgen fair -t NAME=ADDR... [-r 5] [-d 2] LOAD[:c=N,q=N] PROBE[:q=N]
  *   ninepd-loadgen list
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,8 @@ static void usage(FILE *f)
 		"usage: ninepd-loadgen prepare DIR\n"
 		"       ninepd-loadgen run [options] -t NAME=ADDR[,aname=A][,pid=P]... WORKLOAD[:c=N,q=N,msize=N]...\n"
 		"       ninepd-loadgen scale [options] -t NAME=ADDR[,aname=A],pid=P...\n"
+		"       ninepd-loadgen fair [options] -t NAME=ADDR... LOAD[:c=N,q=N] PROBE[:q=N]\n"
+		"                       PROBE's latency alone and while other connections run LOAD\n"
 		"       ninepd-loadgen list\n"
 		"options:\n"
 		"  -t, --target SPEC    a server: NAME=unix:PATH or NAME=tcp:HOST:PORT, then\n"
@@ -864,6 +868,187 @@ static int cmd_scale(struct opts *o)
 	return rc;
 }
 
+/* --- fair: one client's latency while another loads the server ---------- */
+
+/* The load runs in a thread of its own, from before the probe starts
+ * until it has ended. */
+struct fair_load {
+	const struct lg_target *t;
+	struct lg_params p;
+	struct lg_result res;
+};
+
+static void *fair_load_main(void *arg)
+{
+	struct fair_load *l = arg;
+	lg_run(l->t, &l->p, &l->res);
+	return NULL;
+}
+
+/* Per target, one value per repetition (NAN: that run failed). */
+struct fair_cell {
+	double p50[MAX_REPS], p99[MAX_REPS];   /* the probe alone, µs */
+	double lp50[MAX_REPS], lp99[MAX_REPS]; /* the probe under the load, µs */
+	double load_ops[MAX_REPS];             /* the load's operations/s meanwhile */
+	unsigned n;
+	char err[256];
+};
+
+static void fair_once(const struct opts *o, const struct lg_target *t, const struct spec *load,
+		      const struct spec *probe, uint32_t run_id, struct fair_cell *c)
+{
+	unsigned i = c->n++;
+	c->p50[i] = c->p99[i] = c->lp50[i] = c->lp99[i] = c->load_ops[i] = NAN;
+	struct lg_params pp = {
+		.w = probe->w,
+		.conns = probe->conns,
+		.depth = probe->depth,
+		.threads = 1,
+		.msize = probe->msize,
+		.seconds = o->seconds,
+		.warmup = o->warmup,
+		.run_id = run_id,
+	};
+	struct lg_result *res = malloc(sizeof *res);
+	struct fair_load *l = calloc(1, sizeof *l);
+	atomic_bool probe_done = false;
+	if (!res || !l)
+		goto out;
+	if (lg_run(t, &pp, res)) {
+		snprintf(c->err, sizeof c->err, "probe alone: %.200s", res->errmsg);
+		goto out;
+	}
+	c->p50[i] = lg_hist_quantile(&res->hist, 0.5) / 1e3;
+	c->p99[i] = lg_hist_quantile(&res->hist, 0.99) / 1e3;
+	l->t = t;
+	l->p = (struct lg_params){
+		.w = load->w,
+		.conns = load->conns,
+		.depth = load->depth,
+		.threads = o->threads,
+		.msize = load->msize,
+		.seconds = 10 * (o->warmup + o->seconds) + 10, /* a bound: the probe ends it */
+		.warmup = o->warmup,
+		.run_id = run_id + 1,
+		.until = &probe_done,
+	};
+	pthread_t th;
+	if (pthread_create(&th, NULL, fair_load_main, l))
+		goto out;
+	/* The load's connections are set up and its warm-up over before the
+	 * probe connects. */
+	struct timespec ts = {.tv_nsec = 500 * 1000000L};
+	nanosleep(&ts, NULL);
+	pp.run_id = run_id + 2;
+	int rc = lg_run(t, &pp, res);
+	atomic_store(&probe_done, true);
+	pthread_join(th, NULL);
+	if (rc || l->res.err) {
+		snprintf(c->err, sizeof c->err, "%s: %.200s", rc ? "probe under load" : "load",
+			 rc ? res->errmsg : l->res.errmsg);
+		goto out;
+	}
+	c->lp50[i] = lg_hist_quantile(&res->hist, 0.5) / 1e3;
+	c->lp99[i] = lg_hist_quantile(&res->hist, 0.99) / 1e3;
+	c->load_ops[i] = l->res.seconds > 0 ? (double)l->res.ops / l->res.seconds : NAN;
+out:
+	free(res);
+	free(l);
+}
+
+/* Per repetition: a over b, where both are numbers. */
+static unsigned fair_ratios(const double *a, const double *b, unsigned n, double *out)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!isnan(a[i]) && !isnan(b[i]) && b[i] > 0)
+			out[k++] = a[i] / b[i];
+	return k;
+}
+
+static double fair_median(const double *v, unsigned n)
+{
+	double g[MAX_REPS];
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			g[k++] = v[i];
+	return median(g, k);
+}
+
+static int cmd_fair(struct opts *o)
+{
+	if (o->ntargets == 0 || o->nspecs != 2) {
+		fprintf(stderr, "ninepd-loadgen: fair needs targets, one LOAD and one PROBE workload\n");
+		return 2;
+	}
+	const struct spec *load = &o->specs[0], *probe = &o->specs[1];
+	struct fair_cell *cells = calloc(o->ntargets, sizeof *cells);
+	if (!cells)
+		return 1;
+	uint32_t run_id = (uint32_t)getpid() << 8;
+	for (unsigned rep = 0; rep < o->reps; rep++) {
+		/* Alternate the servers; flip the order every repetition. */
+		for (unsigned k = 0; k < o->ntargets; k++) {
+			unsigned t = rep % 2 ? o->ntargets - 1 - k : k;
+			struct fair_cell *c = &cells[t];
+			fair_once(o, &o->targets[t], load, probe, run_id += 4, c);
+			unsigned i = c->n - 1;
+			if (isnan(c->lp99[i]))
+				fprintf(stderr, "[%u/%u] %-8s FAILED: %s\n", rep + 1, o->reps,
+					o->targets[t].name, c->err);
+			else
+				fprintf(stderr,
+					"[%u/%u] %-8s alone p50 %8.1f p99 %8.1f us, under load p50 %8.1f "
+					"p99 %8.1f us, load %.0f ops/s\n",
+					rep + 1, o->reps, o->targets[t].name, c->p50[i], c->p99[i],
+					c->lp50[i], c->lp99[i], c->load_ops[i]);
+		}
+	}
+	FILE *md = o->md ? fopen(o->md, "w") : NULL;
+	printf("\n%s while %s runs (medians of %u repetitions)\n", probe->label, load->label, o->reps);
+	printf("%-8s  %10s  %10s  %10s  %10s  %24s  %10s\n", "server", "alone p50", "alone p99",
+	       "load p50", "load p99", "p99 load/alone min-med-max", "load op/s");
+	if (md)
+		fprintf(md, "%s while %s runs (medians of %u repetitions)\n\n"
+			    "| server | alone p50 µs | alone p99 µs | under load p50 µs | under load p99 µs | "
+			    "p99 under load ÷ alone (min, median, max) | load ops/s |\n"
+			    "|---|---:|---:|---:|---:|---:|---:|\n",
+			probe->label, load->label, o->reps);
+	int rc = 0;
+	for (unsigned t = 0; t < o->ntargets; t++) {
+		const struct fair_cell *c = &cells[t];
+		double r[MAX_REPS];
+		unsigned n = fair_ratios(c->lp99, c->p99, c->n, r);
+		if (n < c->n)
+			rc = 1;
+		printf("%-8s  %10.1f  %10.1f  %10.1f  %10.1f  %7.2f %7.2f %8.2f  %10.0f\n",
+		       o->targets[t].name, fair_median(c->p50, c->n), fair_median(c->p99, c->n),
+		       fair_median(c->lp50, c->n), fair_median(c->lp99, c->n), vmin(r, n),
+		       median(r, n), vmax(r, n), fair_median(c->load_ops, c->n));
+		if (md)
+			fprintf(md, "| %s | %.1f | %.1f | %.1f | %.1f | %.2f (%.2f, %.2f) | %.0f |\n",
+				o->targets[t].name, fair_median(c->p50, c->n),
+				fair_median(c->p99, c->n), fair_median(c->lp50, c->n),
+				fair_median(c->lp99, c->n), median(r, n), vmin(r, n), vmax(r, n),
+				fair_median(c->load_ops, c->n));
+	}
+	if (o->ntargets >= 2) {
+		double r[MAX_REPS];
+		unsigned n = fair_ratios(cells[0].lp99, cells[1].lp99, cells[0].n, r);
+		printf("p99 under load, %s/%s: median %.2f (min %.2f, max %.2f)\n", o->targets[0].name,
+		       o->targets[1].name, median(r, n), vmin(r, n), vmax(r, n));
+		if (md)
+			fprintf(md, "\np99 under load, %s ÷ %s: median %.2f (min %.2f, max %.2f)\n",
+				o->targets[0].name, o->targets[1].name, median(r, n), vmin(r, n),
+				vmax(r, n));
+	}
+	if (md)
+		fclose(md);
+	free(cells);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct opts o = {
@@ -956,7 +1141,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "scale"))
 		return cmd_scale(&o);
-	if (strcmp(cmd, "run")) {
+	if (strcmp(cmd, "run") && strcmp(cmd, "fair")) {
 		usage(stderr);
 		return 2;
 	}
@@ -967,5 +1152,5 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	return cmd_run(&o);
+	return !strcmp(cmd, "fair") ? cmd_fair(&o) : cmd_run(&o);
 }

@@ -32,6 +32,8 @@
 #define LG_DIR10K "dir10k"        /* LG_DIR_ENTRIES empty files */
 #define LG_DIR_ENTRIES 10000
 #define LG_SCRATCH "scratch"      /* where writes and creates go */
+#define LG_DIRS1K "dirs1k"        /* LG_DIRS1K_ENTRIES empty directories */
+#define LG_DIRS1K_ENTRIES 1000
 #define LG_WRITE_WRAP (64ull << 20) /* a write stream wraps at this offset */
 
 #define LG_IOHDRSZ 24             /* Linux P9_IOHDRSZ: a read/write moves msize - 24 */
@@ -171,6 +173,7 @@ struct lg_params {
 	double warmup;            /* untimed time before it */
 	uint64_t max_ops;         /* stop after this many operations (0: no bound) */
 	uint32_t run_id;          /* makes file names unique across runs */
+	const atomic_bool *until; /* if set: the measured time also ends once it is true */
 };
 
 struct lg_result {

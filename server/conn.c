@@ -553,7 +553,7 @@ static void req_queue_work(struct req *r)
 {
 	r->state = REQ_QUEUED;
 	r->conn->hub->working++;
-	workq_submit(r->conn->hub->workq, &r->work);
+	workq_submit(r->conn->hub->workq, &r->conn->group, &r->work);
 }
 
 /* Tflush: answer after oldtag's reply, or cancel oldtag if it has not
@@ -1009,6 +1009,7 @@ struct conn *conn_new(struct conn_hub *h)
 	c->out_fd = -1;
 	pthread_mutex_init(&c->wlock, NULL);
 	fid_table_init(&c->fids, &h->fid_pool);
+	workq_group_init(h->workq, &c->group);
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
@@ -1108,6 +1109,7 @@ static void conn_unref(struct conn *c)
 	}
 	free(c->rbuf);
 	fid_table_free(&c->fids);
+	workq_group_free(h->workq, &c->group);
 	pthread_mutex_destroy(&c->wlock);
 	bool stdio = c->stdio;
 	log_debug("client %llu: closed", (unsigned long long)c->id);

@@ -88,6 +88,7 @@ struct conn {
 	struct req *partial; /* a large frame being read into its own buffer */
 	uint32_t partial_len, partial_size;
 	struct fid_table fids;
+	struct workq_group group; /* its turn on the worker threads */
 	struct req *tags[CONN_TAG_BUCKETS];
 	uint32_t inflight;
 	struct req *sendq_head, *sendq_tail;

@@ -1,12 +1,22 @@
-/* The worker queue (see workq.h for why it is not uv_queue_work).
+/* The worker queue (see workq.h for why it is not uv_queue_work, and for
+ * how it shares the workers among groups).
  *
- * Everything shared between threads is under q->lock: the queue of items
- * waiting to run, the list of finished items, the stack of sleeping
- * workers and the count of awake workers looking for work.  The loop
- * thread alone touches `pending` and the uv_async handle's life. */
+ * Everything shared between threads is under q->lock: the groups' queues
+ * and the ring of groups with items queued, the list of finished items,
+ * the stack of sleeping workers and the count of awake workers looking for
+ * work.  The loop thread alone touches `pending` and the uv_async handle's
+ * life.
+ *
+ * A worker looks for work only in the ring: a group is in it exactly while
+ * it has items queued, and is taken from in turn (it goes to the back
+ * after each item).  A group already running `limit` items is passed over
+ * and keeps its place.  Since the limit is all workers but one, at most
+ * two groups can be at it at once (the running items of all groups are
+ * at most the workers), so finding the next group is O(1). */
 #include "server/workq.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -22,10 +32,12 @@ struct worker {
 
 struct workq {
 	pthread_mutex_t lock;
-	struct workq_item *head, *tail;           /* waiting to run */
-	struct workq_item *done_head, *done_tail; /* finished, for the loop */
+	struct workq_group *ring_head, *ring_tail; /* groups with items queued */
+	struct workq_item *done_head, *done_tail;  /* finished, for the loop */
 	struct worker *idle;                      /* sleeping workers */
 	unsigned searching; /* awake workers not running an item (woken ones count) */
+	unsigned ngroups;   /* groups initialised and not yet freed */
+	unsigned limit;     /* items one group may run at once */
 	bool stop;
 	/* loop thread only */
 	uv_async_t async;
@@ -72,20 +84,79 @@ static bool push_done(struct workq *q, struct workq_item *it, int status)
 	return was_empty;
 }
 
-/* Under q->lock: takes it out of the run queue, wherever it is (the
+/* Under q->lock: all workers but one per group once a second group exists
+ * (with a single worker there is nothing to keep free). */
+static void update_limit(struct workq *q)
+{
+	q->limit = q->ngroups > 1 && q->started > 1 ? q->started - 1 : UINT_MAX;
+}
+
+static void ring_append(struct workq *q, struct workq_group *g)
+{
+	g->rnext = NULL;
+	g->rprev = q->ring_tail;
+	if (q->ring_tail)
+		q->ring_tail->rnext = g;
+	else
+		q->ring_head = g;
+	q->ring_tail = g;
+}
+
+static void ring_remove(struct workq *q, struct workq_group *g)
+{
+	if (g->rprev)
+		g->rprev->rnext = g->rnext;
+	else
+		q->ring_head = g->rnext;
+	if (g->rnext)
+		g->rnext->rprev = g->rprev;
+	else
+		q->ring_tail = g->rprev;
+	g->rnext = g->rprev = NULL;
+}
+
+/* Under q->lock: the group whose turn it is, or NULL if no item may start. */
+static struct workq_group *next_group(const struct workq *q)
+{
+	struct workq_group *g = q->ring_head;
+	while (g && g->running >= q->limit)
+		g = g->rnext;
+	return g;
+}
+
+/* Under q->lock: takes it out of its group's queue, wherever it is (the
  * head, for a worker; anywhere, for a cancel: O(1) either way, as a
- * closing connection cancels each of its queued items). */
+ * closing connection cancels each of its queued items), and the group out
+ * of the ring if that was its last. */
 static void unlink_queued(struct workq *q, struct workq_item *it)
 {
+	struct workq_group *g = it->group;
 	if (it->prev)
 		it->prev->next = it->next;
 	else
-		q->head = it->next;
+		g->head = it->next;
 	if (it->next)
 		it->next->prev = it->prev;
 	else
-		q->tail = it->prev;
+		g->tail = it->prev;
 	it->prev = NULL;
+	if (!g->head)
+		ring_remove(q, g);
+}
+
+/* Under q->lock, for a worker: the head of g's queue; g goes to the back
+ * of the ring if it has more. */
+static struct workq_item *take(struct workq *q, struct workq_group *g)
+{
+	struct workq_item *it = g->head;
+	unlink_queued(q, it);
+	it->state = ITEM_RUNNING;
+	g->running++;
+	if (g->head && g != q->ring_tail) {
+		ring_remove(q, g);
+		ring_append(q, g);
+	}
+	return it;
 }
 
 static void *worker_main(void *arg)
@@ -95,8 +166,8 @@ static void *worker_main(void *arg)
 	bool notify = false;
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		struct workq_item *it = q->head;
-		if (!it && notify) {
+		struct workq_group *g = next_group(q);
+		if (!g && notify) {
 			/* The loop hears of finished items before this thread
 			 * sleeps, never while it holds the lock. */
 			pthread_mutex_unlock(&q->lock);
@@ -105,7 +176,7 @@ static void *worker_main(void *arg)
 			pthread_mutex_lock(&q->lock);
 			continue;
 		}
-		if (!it) {
+		if (!g) {
 			if (q->stop)
 				break;
 			q->searching--;
@@ -116,12 +187,11 @@ static void *worker_main(void *arg)
 				pthread_cond_wait(&w->wake, &q->lock);
 			continue; /* wake_one() counted this thread as searching */
 		}
-		unlink_queued(q, it);
-		it->state = ITEM_RUNNING;
+		struct workq_item *it = take(q, g);
 		q->searching--;
 		/* More waiting and nobody else looking: this item may block
 		 * (creates, fsync), so let one more thread start on the rest. */
-		struct worker *other = q->head && q->searching == 0 ? wake_one(q) : NULL;
+		struct worker *other = next_group(q) && q->searching == 0 ? wake_one(q) : NULL;
 		pthread_mutex_unlock(&q->lock);
 		signal_worker(other);
 		if (notify) {
@@ -130,6 +200,7 @@ static void *worker_main(void *arg)
 		}
 		q->work(it);
 		pthread_mutex_lock(&q->lock);
+		g->running--; /* while it is not done: g may be freed after done() */
 		notify = push_done(q, it, 0);
 		q->searching++;
 	}
@@ -164,6 +235,9 @@ static void start_workers(struct workq *q)
 		q->started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&q->lock);
+	update_limit(q);
+	pthread_mutex_unlock(&q->lock);
 }
 
 static void stop_workers(struct workq *q)
@@ -243,6 +317,7 @@ int workq_new(uv_loop_t *loop, unsigned nthreads, workq_work_fn work, workq_done
 	}
 	q->work = work;
 	q->done = done;
+	update_limit(q);
 	pthread_mutex_init(&q->lock, NULL);
 	int rc = uv_async_init(loop, &q->async, async_cb);
 	if (rc) {
@@ -256,21 +331,47 @@ int workq_new(uv_loop_t *loop, unsigned nthreads, workq_work_fn work, workq_done
 	return 0;
 }
 
-void workq_submit(struct workq *q, struct workq_item *it)
+void workq_group_init(struct workq *q, struct workq_group *g)
+{
+	*g = (struct workq_group){0};
+	pthread_mutex_lock(&q->lock);
+	q->ngroups++;
+	update_limit(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void workq_group_free(struct workq *q, struct workq_group *g)
+{
+	(void)g;
+	pthread_mutex_lock(&q->lock);
+	q->ngroups--;
+	update_limit(q);
+	/* A group held at the old limit may start another item now. */
+	struct worker *w = next_group(q) && q->searching == 0 ? wake_one(q) : NULL;
+	pthread_mutex_unlock(&q->lock);
+	signal_worker(w);
+}
+
+void workq_submit(struct workq *q, struct workq_group *g, struct workq_item *it)
 {
 	if (!q->started)
 		start_workers(q);
 	q->pending++;
 	it->next = NULL;
+	it->group = g;
 	it->state = ITEM_QUEUED;
 	pthread_mutex_lock(&q->lock);
-	it->prev = q->tail;
-	if (q->tail)
-		q->tail->next = it;
-	else
-		q->head = it;
-	q->tail = it;
-	struct worker *w = q->searching == 0 ? wake_one(q) : NULL;
+	it->prev = g->tail;
+	if (g->tail) {
+		g->tail->next = it;
+	} else {
+		g->head = it;
+		ring_append(q, g);
+	}
+	g->tail = it;
+	/* Nobody to wake for a group at its limit: one of its running items
+	 * will finish, and that worker takes the next. */
+	struct worker *w = q->searching == 0 && g->running < q->limit ? wake_one(q) : NULL;
 	pthread_mutex_unlock(&q->lock);
 	signal_worker(w);
 }

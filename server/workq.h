@@ -17,7 +17,23 @@
  *   - a worker hands a finished item over and takes the next one in the
  *     same critical section, and the loop is woken (uv_async_send) only
  *     when its list of finished items was empty.
- * Items run in submission order; done() runs in the order items finish.
+ *
+ * Fairness: every item belongs to a group (a client connection), and one
+ * group's backlog must not delay the others.  Each group queues its own
+ * items, and a free worker takes the head of the next group in a ring of
+ * the groups with items queued: round-robin, one item per turn, so an item
+ * of a group waits for at most one turn of every other group, not for
+ * their whole backlogs.  Round-robin counts items, not their cost: what a
+ * request costs (a getattr or an fsync of a large dirty file) is not known
+ * before it runs.  Turns alone do not help a group that finds every worker
+ * busy with another group's slow items, so while more than one group
+ * exists, no group runs on more than all workers but one: a client alone
+ * in a burst of another's fsyncs still finds a worker free.  (Against two
+ * such bursts it waits for a worker to come free, then for one turn of
+ * each.)
+ *
+ * Items of one group start in submission order (several may run at once on
+ * different workers); done() runs in the order items finish.
  */
 #ifndef NINEPD_SERVER_WORKQ_H
 #define NINEPD_SERVER_WORKQ_H
@@ -26,11 +42,24 @@
 #include <stdbool.h>
 #include <uv.h>
 
+struct workq_group;
+
 struct workq_item {
 	/* private */
-	struct workq_item *next, *prev; /* prev: in the run queue only (O(1) cancel) */
+	struct workq_item *next, *prev; /* prev: in its group's queue only (O(1) cancel) */
+	struct workq_group *group;
 	int state;
 	int status;
+};
+
+/* The items of one client, served in turn with the other groups'.  Owned
+ * by its user (embedded in a connection); workq_group_init before the
+ * first submission, workq_group_free once none of its items is pending. */
+struct workq_group {
+	/* private: under the queue's lock */
+	struct workq_item *head, *tail;    /* queued, in submission order */
+	struct workq_group *rnext, *rprev; /* the ring, while head != NULL */
+	unsigned running;                  /* items of the group on a worker */
 };
 
 struct workq;
@@ -45,8 +74,14 @@ typedef void (*workq_done_fn)(struct workq_item *it, int status);
  * process.  0 or -errno. */
 int workq_new(uv_loop_t *loop, unsigned nthreads, workq_work_fn work, workq_done_fn done,
 	      struct workq **out);
-/* Loop thread.  The item belongs to the queue until done() is called. */
-void workq_submit(struct workq *q, struct workq_item *it);
+/* Loop thread: g becomes one of the groups q serves in turn. */
+void workq_group_init(struct workq *q, struct workq_group *g);
+/* Loop thread: g leaves q; no item of g may be pending (its done() has run
+ * for every item submitted). */
+void workq_group_free(struct workq *q, struct workq_group *g);
+/* Loop thread: queues it behind g's other items.  The item belongs to the
+ * queue until done() is called. */
+void workq_submit(struct workq *q, struct workq_group *g, struct workq_item *it);
 /* Loop thread: 0 if the item had not started (done() gets -ECANCELED on a
  * later loop iteration), -EBUSY if it is running or finished. */
 int workq_cancel(struct workq *q, struct workq_item *it);
