@@ -533,7 +533,8 @@ static void print_usage(FILE *f)
 {
 	fputs("usage: ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER]\n"
 	      "              [-n] [-v] [--trace] [--msize N] [--threads N] [--version] [--help]\n"
-	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | stdio (repeatable)\n"
+	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | vsock:[CID:]PORT[,allow=CIDS]\n"
+	      "                         | stdio (repeatable)\n"
 	      "  -e, --export SPEC      PATH[,name=NAME][,multidevs=remap|forbid|warn|default]\n"
 	      "                         [,readonly][,security_model=passthrough|mapped-xattr|none]\n"
 	      "                         [,squash_uid=N][,squash_gid=N][,remap_state=FILE]\n"

@@ -414,9 +414,11 @@ Test(check_config, bad_listen_address_names_file_line_and_accepted_forms)
 				  "listen = tcp:127.0.0.1\n"
 				  "listen = tcp:127.0.0.1:70000\n"
 				  "listen = unix:\n"
+				  "listen = vsock:2:0, vsock:3:5640,allow=x\n"
 				  "[export a]\npath = a\n");
 	expect_refused(&r);
-	const char *accepted = "(accepted: unix:PATH, tcp:HOST:PORT, stdio)\n";
+	const char *accepted =
+		"(accepted: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio)\n";
 	expect_err(&r, "%s:2: [server] listen: 'udp:127.0.0.1:564': unknown address type %s", conf,
 		   accepted);
 	expect_err(&r, "%s:3: [server] listen: 'tcp:127.0.0.1': expected tcp:HOST:PORT %s", conf,
@@ -424,6 +426,10 @@ Test(check_config, bad_listen_address_names_file_line_and_accepted_forms)
 	expect_err(&r, "%s:4: [server] listen: 'tcp:127.0.0.1:70000': port is not a number from 1 "
 		       "to 65535 %s", conf, accepted);
 	expect_err(&r, "%s:5: [server] listen: 'unix:': empty socket path %s", conf, accepted);
+	expect_err(&r, "%s:6: [server] listen: 'vsock:2:0': port is not a number from 1 to "
+		       "4294967294 %s", conf, accepted);
+	expect_err(&r, "%s:6: [server] listen: 'vsock:3:5640,allow=x': allow= takes peer CIDs from "
+		       "0 to 4294967294 and ranges FIRST-LAST, joined by '+' %s", conf, accepted);
 	run_free(&r);
 
 	char spec[512];
