@@ -548,8 +548,9 @@ static void print_usage(FILE *f)
 	      "      --trace            log every T/R message\n"
 	      "      --msize N          largest message size (4096..16777216)\n"
 	      "      --threads N        worker threads (1..256)\n"
-	      "      --print-vm-args NAME  print the QEMU options and the guest mount line\n"
-	      "                         for export NAME, and exit\n"
+	      "      --print-vm-args NAME [--vm qemu-serial|qemu-vsock|firecracker|cloud-hypervisor]\n"
+	      "                         print the VMM's options and the guest mount line\n"
+	      "                         for export NAME, and exit (default qemu-serial)\n"
 	      "      --version          print the version and exit\n"
 	      "  -h, --help             print this help and exit\n",
 	      f);
