@@ -602,7 +602,8 @@ static void print_usage(FILE *f)
 	fputs("usage: ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER]\n"
 	      "              [-n] [-v] [--trace] [--msize N] [--threads N] [--max-open-fds N]\n"
 	      "              [--rlimit-nofile N] [--version] [--help]\n"
-	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | stdio (repeatable)\n"
+	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | vsock:[CID:]PORT[,allow=CIDS]\n"
+	      "                         | stdio (repeatable)\n"
 	      "  -e, --export SPEC      PATH[,name=NAME][,multidevs=remap|forbid|warn|default]\n"
 	      "                         [,readonly][,security_model=passthrough|mapped-xattr|none]\n"
 	      "                         [,squash_uid=N][,squash_gid=N][,remap_state=FILE]\n"
@@ -622,8 +623,9 @@ static void print_usage(FILE *f)
 	      "      --max-open-fds N   descriptors all fids may hold open at once\n"
 	      "                         (0: derived from RLIMIT_NOFILE)\n"
 	      "      --rlimit-nofile N  soft RLIMIT_NOFILE to set (default: the hard limit)\n"
-	      "      --print-vm-args NAME  print the QEMU options and the guest mount line\n"
-	      "                         for export NAME, and exit\n"
+	      "      --print-vm-args NAME [--vm qemu-serial|qemu-vsock|firecracker|cloud-hypervisor]\n"
+	      "                         print the VMM's options and the guest mount line\n"
+	      "                         for export NAME, and exit (default qemu-serial)\n"
 	      "      --version          print the version and exit\n"
 	      "  -h, --help             print this help and exit\n",
 	      f);

@@ -114,17 +114,23 @@ struct export_conf {
 
 /*
  * A listen address, parsed once by config/ so that the server, the reload
- * and --print-vm-args never take the text apart again.  A vsock:PORT or
- * vsock:CID:PORT kind would be one more enum value, a cid field, and one
- * more branch in listen_addr_parse().
+ * and --print-vm-args never take the text apart again.
  */
 enum listen_kind {
 	LISTEN_UNIX = 1, /* unix:PATH */
 	LISTEN_TCP,      /* tcp:HOST:PORT, tcp:[IPV6]:PORT, tcp::PORT (any address) */
 	LISTEN_STDIO,    /* stdio: one client on stdin/stdout */
+	LISTEN_VSOCK,    /* vsock:PORT, vsock:CID:PORT, then ,allow=CIDS */
 };
 
 #define LISTEN_HOST_MAX 255 /* bytes of a tcp host, brackets removed */
+#define LISTEN_CID_ANY 0xffffffffu /* VMADDR_CID_ANY: every CID of this machine */
+#define LISTEN_VSOCK_PORT_MAX 0xfffffffeu /* 0xffffffff is VMADDR_PORT_ANY */
+
+/* Peer CIDs first..last, both included. */
+struct cid_range {
+	uint32_t first, last;
+};
 
 /* Every string is owned by the struct; listen_addr_free() releases them. */
 struct listen_addr {
@@ -134,18 +140,37 @@ struct listen_addr {
 	char *path;    /* LISTEN_UNIX: the socket path, 1..107 bytes; else NULL */
 	char *host;    /* LISTEN_TCP: a name or address, brackets removed; "" for
 			* any address; else NULL */
-	unsigned port; /* LISTEN_TCP: 1..65535; else 0 */
+	unsigned port; /* LISTEN_TCP: 1..65535; LISTEN_VSOCK: 1..LISTEN_VSOCK_PORT_MAX;
+			* else 0 */
+	uint32_t cid;  /* LISTEN_VSOCK: the local CID to bind, LISTEN_CID_ANY when
+			* not given; else 0 */
+	struct cid_range *allow; /* LISTEN_VSOCK: the peers that may connect, owned;
+				  * NULL (nallow 0): every peer */
+	size_t nallow;
 };
 
 /*
  * Parse "unix:PATH", "tcp:HOST:PORT" (HOST a name, an IPv4 address, an
  * IPv6 address in brackets, or empty for any address; PORT decimal,
- * 1..65535) or "stdio" into *out, which the caller releases with
- * listen_addr_free().  Returns 0, or -EINVAL with "problem (accepted: ...)"
- * in msg, or -ENOMEM; *out is then empty.
+ * 1..65535), "vsock:[CID:]PORT[,allow=CIDS]" (CID a number, or "any" or
+ * "-1" for every local CID, the default; PORT decimal,
+ * 1..LISTEN_VSOCK_PORT_MAX; CIDS peer CIDs and ranges joined by '+', as in
+ * "3+4+10-19"; allow may be given more than once) or "stdio" into *out,
+ * which the caller releases with listen_addr_free().  Returns 0, or
+ * -EINVAL with "problem (accepted: ...)" in msg, or -ENOMEM; *out is then
+ * empty.
  */
 int listen_addr_parse(struct listen_addr *out, const char *text, char *msg, size_t msglen);
 void listen_addr_free(struct listen_addr *a); /* leaves a empty */
+
+/* True when a listener with allow list allow[0..n) accepts a peer of CID
+ * cid; an empty list accepts every peer. */
+bool listen_cid_allowed(const struct cid_range *allow, size_t n, uint32_t cid);
+
+/* True when a and b would bind the same socket: two vsock addresses of
+ * one port whose CIDs are equal or either is any; other kinds when their
+ * texts are equal (a tcp host stays a name until the daemon resolves it). */
+bool listen_addr_same_socket(const struct listen_addr *a, const struct listen_addr *b);
 
 /* The [server] settings, to index ninepd_config.origin and .set. */
 enum server_key {

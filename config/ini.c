@@ -79,6 +79,46 @@ static char *trim(char *s)
 	return s;
 }
 
+/* True when the comma-separated piece at p is an option of the address
+ * before it (",allow=3"): it has '=' before any ':', which no address has. */
+static bool is_listen_option(const char *p)
+{
+	size_t len = strcspn(p, ",");
+	const char *eq = memchr(p, '=', len);
+
+	return eq && !memchr(p, ':', (size_t)(eq - p));
+}
+
+/*
+ * One address of a listen value "ADDR[,OPT=V]..., ADDR...": the address at
+ * a with its options, blanks around each piece removed, written over a in
+ * place (the result is never longer), and *next set to the address after
+ * it or NULL.
+ */
+static char *next_listen_address(char *a, char **next)
+{
+	char *out = a, *piece = a;
+
+	for (;;) {
+		char *comma = strchr(piece, ',');
+		char *t;
+
+		if (comma)
+			*comma = '\0';
+		t = trim(piece);
+		if (piece != a)
+			*out++ = ',';
+		memmove(out, t, strlen(t));
+		out += strlen(t);
+		if (!comma || !is_listen_option(comma + 1)) {
+			*out = '\0';
+			*next = comma ? comma + 1 : NULL;
+			return a;
+		}
+		piece = comma + 1;
+	}
+}
+
 /* "[...]": switch sections.  line is trimmed and starts with '['. */
 static void start_section(struct ini_state *st, char *line)
 {
@@ -161,7 +201,7 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 {
 	struct ninepd_config *cfg = st->cfg;
 	const struct config_number *num;
-	char msg[160];
+	char msg[256];
 	uint64_t v;
 	int k, level, rc;
 
@@ -178,9 +218,7 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 	if (k == SERVER_KEY_LISTEN) {
 		/* Repeatable, and each value may list several addresses. */
 		for (char *next, *a = value; a; a = next) {
-			if ((next = strchr(a, ',')))
-				*next++ = '\0';
-			a = trim(a);
+			a = next_listen_address(a, &next);
 			if (!*a)
 				ini_error(st, "[server] listen: empty address (accepted: "
 					      ACCEPTED_LISTEN ", separated by commas)");

@@ -13,7 +13,7 @@
 #define ACCEPTED_SECMODEL "passthrough, mapped-xattr, none"
 #define ACCEPTED_LOG_LEVEL "error, warn, info, debug"
 #define ACCEPTED_BOOL "yes, no, true, false, on, off, 1, 0"
-#define ACCEPTED_LISTEN "unix:PATH, tcp:HOST:PORT, stdio"
+#define ACCEPTED_LISTEN "unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio"
 #define ACCEPTED_STATE                                                                            \
 	"a regular file or none yet, in an existing directory outside every export, "              \
 	"with no symbolic link on the path"

@@ -282,10 +282,20 @@ static int check_listen(const struct ninepd_config *cfg, FILE *err)
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
-			if (strcmp(cfg->listen_addrs[j].text, addr) || a->kind == LISTEN_STDIO)
+			const struct listen_addr *b = &cfg->listen_addrs[j];
+
+			if (a->kind == LISTEN_STDIO || !listen_addr_same_socket(a, b))
 				continue;
-			config_error(err, o, 0, "%s'%s' given twice (accepted: distinct addresses)",
-				     listen_key(o), addr);
+			if (!strcmp(b->text, addr))
+				config_error(err, o, 0,
+					     "%s'%s' given twice (accepted: distinct addresses)",
+					     listen_key(o), addr);
+			else
+				config_error(err, o, 0,
+					     "%s'%s' binds the port of '%s' (accepted: distinct "
+					     "addresses; a vsock port once per CID, or once for "
+					     "every CID)",
+					     listen_key(o), addr, b->text);
 			bad++;
 			break;
 		}

@@ -1,31 +1,39 @@
 /*
- * mount.ninepd: mount a 9P server reached through a virtio-serial port.
+ * mount.ninepd: mount a 9P server reached through a vsock socket or a
+ * virtio-serial port.
  *
- *   mount.ninepd PORT_NAME MOUNTPOINT [-fnsv] [-o OPTIONS]
+ *   mount.ninepd vsock:CID:PORT MOUNTPOINT [-fnsv] [-o OPTIONS]
+ *   mount.ninepd vsock:PORT MOUNTPOINT ...     (CID 2: the host)
+ *   mount.ninepd PORT_NAME MOUNTPOINT ...      (a virtio-serial port)
  *
- * Installed as /sbin/mount.ninepd it is also what "mount -t ninepd PORT_NAME
+ * Installed as /sbin/mount.ninepd it is also what "mount -t ninepd SOURCE
  * MOUNTPOINT -o OPTIONS" runs: util-linux and busybox call it with these
  * arguments in this order (see docs/guest.md for what each passes).
  *
- * The kernel's 9p client is given the port as trans=fd.  A kernel whose
- * virtio_console has read_iter and write_iter can use the port itself; Linux
- * 6.1 cannot, refuses the mount with EINVAL and logs "kernel write not
- * supported for file /vport0p1" before a single byte has gone out.  So the
- * port is tried first, and when the kernel refuses it the kernel gets one end
- * of a unix socketpair instead while a relay process copies bytes between
- * the other end and the port.  The relay holds no reference to the kernel's
- * end: it sees end-of-file once the file system is unmounted and exits; it
- * also exits when the host side of the port goes away.
+ * vsock: the kernel's 9p client takes the connected socket itself as
+ * trans=fd (p9_fd_open only needs a file it can read and write), so
+ * mount.ninepd connects, mounts, closes its descriptor and exits: the
+ * mount holds the only reference, and no process stays behind.
+ *
+ * A virtio-serial port is given to the kernel as trans=fd too.  A kernel
+ * whose virtio_console has read_iter and write_iter can use the port itself;
+ * Linux 6.1 cannot, refuses the mount with EINVAL and logs "kernel write
+ * not supported for file /vport0p1" before a single byte has gone out.  So
+ * the port is tried first, and when the kernel refuses it the kernel gets
+ * one end of a unix socketpair instead while a relay process copies bytes
+ * between the other end and the port.  The relay holds no reference to the
+ * kernel's end: it sees end-of-file once the file system is unmounted and
+ * exits; it also exits when the host side of the port goes away.
  *
  * OPTIONS are those of mount(8) for 9p.  Generic flags (ro, nosuid, ...)
  * become mount flags, options meant for mount(8) itself (_netdev, nofail,
  * x-...) are dropped, connect_timeout=SECONDS is this program's own, and the
  * rest goes to the 9p driver after "trans=fd,rfdno=N,wfdno=N".
  *
- * Nothing waits for ever: the host side of the port must be connected, and
- * through the relay the server must answer each request of the mount, within
- * connect_timeout seconds (default 10; 0 waits for ever).  Every failure is
- * one line on stderr.
+ * Nothing waits for ever: the connection (vsock) or the host side of the
+ * port must be there, and the server must answer each request of the mount,
+ * within connect_timeout seconds (default 10; 0 waits for ever).  Every
+ * failure is one line on stderr.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* pipe2 */
@@ -40,18 +48,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #define PROG "mount.ninepd"
 #define DEFAULT_TIMEOUT 10
-/* The relay's exit status when the server left a request of the mount
- * unanswered for connect_timeout seconds. */
-#define RELAY_TIMED_OUT 3
+/* The exit status of the relay (or, for vsock, of the watchdog) when the
+ * server left a request of the mount unanswered for connect_timeout
+ * seconds. */
+#define SERVER_TIMED_OUT 3
 /* The relay's buffer for each direction: the biggest message the Linux
  * client sends over trans=fd (msize 1 MiB). */
 #define RELAY_CHUNK ((size_t)1 << 20)
@@ -63,12 +75,13 @@ struct options {
 	char data[4096];     /* options for the 9p driver, each after a comma */
 	unsigned timeout;    /* seconds, 0 for ever */
 	bool fake;           /* -f: check everything, mount nothing */
-	bool verbose;        /* -v: say which way the port was given to the kernel */
+	bool verbose;        /* -v: say how the connection was given to the kernel */
+	bool has_version;    /* a version= option was given */
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: " PROG " PORT_NAME MOUNTPOINT [-fnsv] [-o OPTIONS]\n");
+	fprintf(stderr, "usage: " PROG " vsock:CID:PORT|PORT_NAME MOUNTPOINT [-fnsv] [-o OPTIONS]\n");
 	return 2;
 }
 
@@ -212,6 +225,8 @@ static bool parse_options(char *list, struct options *o)
 			o->timeout = (unsigned)t;
 			continue;
 		}
+		if (strncmp(opt, "version=", 8) == 0)
+			o->has_version = true;
 		if (strncmp(opt, "trans=", 6) == 0 || strncmp(opt, "rfdno=", 6) == 0 ||
 		    strncmp(opt, "wfdno=", 6) == 0) {
 			fprintf(stderr, PROG ": %s: " PROG " sets the transport itself\n", opt);
@@ -372,7 +387,7 @@ static int relay(int port, int sock, int ctl, unsigned timeout)
 		if (ctl != -1 && timeout && awaiting) {
 			long long left = since + (long long)timeout * 1000 - now_ms();
 			if (left <= 0)
-				return RELAY_TIMED_OUT;
+				return SERVER_TIMED_OUT;
 			wait = left > INT_MAX ? INT_MAX : (int)left;
 		}
 		if (poll(p, 3, wait) == -1 && errno != EINTR)
@@ -460,13 +475,248 @@ static int mount_relayed(int port, const char *name, const char *target, const s
 	char why[1024];
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == RELAY_TIMED_OUT) {
+	if (WIFEXITED(status) && WEXITSTATUS(status) == SERVER_TIMED_OUT) {
 		fprintf(stderr, PROG ": mount %s on %s: no answer from the server within %u s\n", name,
 			target, o->timeout);
 		return 1;
 	}
 	kernel_says(kmsg, "", why, sizeof(why));
 	mount_failed(name, target, err, why);
+	return 1;
+}
+
+/* ---- vsock ---- */
+
+/* A decimal number of at most max, digits only, into *out; false if s is
+ * anything else. */
+static bool parse_u32(const char *s, size_t len, unsigned long max, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+/* "vsock:CID:PORT" or "vsock:PORT" (CID 2, the host) after "vsock:";
+ * false if it is neither. */
+static bool parse_vsock(const char *spec, unsigned *cid, unsigned *port)
+{
+	const char *colon = strchr(spec, ':');
+
+	*cid = VMADDR_CID_HOST;
+	if (colon && !parse_u32(spec, (size_t)(colon - spec), 0xfffffffeUL, cid))
+		return false;
+	const char *p = colon ? colon + 1 : spec;
+	return parse_u32(p, strlen(p), 0xfffffffeUL, port) && *port != 0;
+}
+
+/* What to do about a failed socket(2) or connect(2) to cid:port. */
+static void vsock_failed(const char *spec, unsigned cid, unsigned port, int err, unsigned timeout)
+{
+	switch (err) {
+	case EAFNOSUPPORT:
+		fprintf(stderr, PROG ": %s: this kernel has no vsock (load the vsock module and "
+				"its transport: vmw_vsock_virtio_transport, or vsock_loopback for "
+				"CID 1)\n", spec);
+		break;
+	case ENODEV:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case EADDRNOTAVAIL:
+		fprintf(stderr, PROG ": %s: no vsock transport reaches CID %u (%s; load "
+				"vmw_vsock_virtio_transport for the host, CID 2, or vsock_loopback "
+				"for CID 1)\n", spec, cid, strerror(err));
+		break;
+	case ECONNREFUSED:
+	case ECONNRESET:
+		fprintf(stderr, PROG ": %s: nothing listens on vsock port %u of CID %u (%s; is "
+				"ninepd running with -l vsock:%u, or with -l unix:<uds_path>_%u "
+				"under Firecracker or Cloud Hypervisor?)\n", spec, port, cid,
+			strerror(err), port, port);
+		break;
+	case ETIMEDOUT:
+		if (cid == VMADDR_CID_LOCAL)
+			/* Without vsock_loopback, CID 1 goes to the host's transport. */
+			fprintf(stderr, PROG ": %s: no answer from CID 1 within %u s (CID 1 needs "
+					"the vsock_loopback module)\n", spec, timeout);
+		else
+			fprintf(stderr, PROG ": %s: no answer from CID %u within %u s (is there a "
+					"CID %u, and does it run ninepd?)\n", spec, cid, timeout, cid);
+		break;
+	default:
+		fprintf(stderr, PROG ": %s: connect: %s\n", spec, strerror(err));
+	}
+}
+
+/* Connects to cid:port within timeout seconds (0: for ever); the socket,
+ * or -1 after one line on stderr.  vsock has a connect timeout of its own
+ * (2 s by default), which is set to ours. */
+static int vsock_connect(const char *spec, unsigned cid, unsigned port, unsigned timeout)
+{
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		vsock_failed(spec, cid, port, errno, timeout);
+		return -1;
+	}
+	/* "For ever" is ten years: the kernel refuses a timeout it cannot
+	 * count in jiffies. */
+	struct timeval tv = { .tv_sec = timeout ? (time_t)timeout : 10L * 365 * 86400 };
+	if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) == -1) {
+		fprintf(stderr, PROG ": %s: setting the connect timeout: %s\n", spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	int rc;
+	do
+		rc = connect(fd, (struct sockaddr *)&svm, sizeof(svm));
+	while (rc == -1 && errno == EINTR);
+	if (rc == -1) {
+		vsock_failed(spec, cid, port, errno, timeout);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The mount's watchdog: a child that shuts the socket down when the server
+ * has not let mount(2) return within timeout seconds, which ends the
+ * kernel's wait (it reads end-of-file) instead of leaving the mount hanging
+ * on a server that accepted and never answers.  mount(2) waits killably,
+ * so no signal to this process could end it.  The child ends once ctl
+ * closes; returns its pid, or -1 (then nothing bounds the mount).
+ */
+static pid_t start_watchdog(int sock, int *ctl_out, unsigned timeout)
+{
+	int ctl[2];
+
+	*ctl_out = -1;
+	if (timeout == 0 || pipe2(ctl, O_CLOEXEC) == -1)
+		return -1;
+	pid_t child = fork();
+	if (child == -1) {
+		close(ctl[0]);
+		close(ctl[1]);
+		return -1;
+	}
+	if (child == 0) {
+		close(ctl[1]);
+		struct pollfd p = { .fd = ctl[0], .events = POLLIN };
+		int n;
+		do
+			n = poll(&p, 1, (int)(timeout > INT_MAX / 1000 ? INT_MAX : timeout * 1000));
+		while (n == -1 && errno == EINTR);
+		if (n == 0) {
+			shutdown(sock, SHUT_RDWR);
+			_exit(SERVER_TIMED_OUT);
+		}
+		_exit(0);
+	}
+	close(ctl[0]);
+	*ctl_out = ctl[1];
+	return child;
+}
+
+/* The CID a server at cid sees this guest as: 1 over loopback, else this
+ * guest's own (getsockname says VMADDR_CID_ANY for a socket bound by
+ * connect, so /dev/vsock is asked). */
+static unsigned peer_cid_seen_by(unsigned cid)
+{
+	unsigned me = VMADDR_CID_ANY;
+
+	if (cid == VMADDR_CID_LOCAL)
+		return cid;
+	int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+	if (fd != -1) {
+		if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &me) == -1)
+			me = VMADDR_CID_ANY;
+		close(fd);
+	}
+	return me;
+}
+
+/* Mounts the 9P server at vsock spec ("CID:PORT" or "PORT" after
+ * "vsock:"); the process's exit status. */
+static int mount_vsock(const char *source, const char *target, const struct options *o)
+{
+	unsigned cid, port;
+
+	if (!parse_vsock(source + 6, &cid, &port)) {
+		fprintf(stderr, PROG ": bad vsock address '%s' (accepted: vsock:CID:PORT or "
+				"vsock:PORT for CID 2; CID 0 to 4294967294, PORT 1 to 4294967294)\n",
+			source);
+		return 1;
+	}
+	int sock = vsock_connect(source, cid, port, o->timeout);
+	if (sock == -1)
+		return 1;
+	if (o->fake) {
+		close(sock);
+		return 0;
+	}
+	int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kmsg != -1)
+		lseek(kmsg, 0, SEEK_END);
+	/* ninepd speaks 9P2000.L only: say so to kernels whose default is
+	 * another dialect (6.1's is 9P2000.L). */
+	char data[sizeof(o->data) + 80];
+	snprintf(data, sizeof(data), "trans=fd,rfdno=%d,wfdno=%d%s%s", sock, sock,
+		 o->has_version ? "" : ",version=9p2000.L", o->data);
+	int ctl;
+	pid_t watchdog = start_watchdog(sock, &ctl, o->timeout);
+	int rc = mount(source, target, "9p", o->flags, data);
+	int err = errno;
+	bool timed_out = false;
+	if (watchdog > 0) {
+		int status = 0;
+		close(ctl);
+		waitpid(watchdog, &status, 0);
+		timed_out = WIFEXITED(status) && WEXITSTATUS(status) == SERVER_TIMED_OUT;
+	}
+	/* A server that hung up before the mount was done: what ninepd does to
+	 * a peer its allow list refuses.  The kernel's error for it depends on
+	 * timing (EPIPE if it had not written yet, EFAULT if it read the end
+	 * of the connection instead of Rversion), the socket's end does not. */
+	char byte;
+	bool hung_up = rc == -1 && recv(sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	/* The kernel holds the socket now (or mount failed): either way this
+	 * descriptor goes, and the umount will close the connection. */
+	close(sock);
+	if (timed_out) {
+		/* Cut just as the last reply came: the mount exists, its
+		 * connection does not. */
+		if (rc == 0)
+			umount2(target, MNT_DETACH);
+		fprintf(stderr, PROG ": mount %s on %s: no answer from the server within %u s\n",
+			source, target, o->timeout);
+		return 1;
+	}
+	if (rc == 0) {
+		if (o->verbose)
+			fprintf(stderr, PROG ": mounted %s on %s, the vsock socket itself as "
+					"trans=fd (no relay)\n", source, target);
+		return 0;
+	}
+	if (hung_up) {
+		unsigned me = peer_cid_seen_by(cid);
+		fprintf(stderr, PROG ": mount %s on %s: the server closed the connection before "
+				"answering: is CID %u in the listener's allow=?  ninepd logs "
+				"\"refusing peer CID %u\"\n", source, target, me, me);
+		return 1;
+	}
+	char why[1024];
+	kernel_says(kmsg, "", why, sizeof(why));
+	mount_failed(source, target, err, why);
 	return 1;
 }
 
@@ -500,6 +750,8 @@ int main(int argc, char **argv)
 	if (npos != 2)
 		return usage();
 	const char *name = pos[0], *target = pos[1];
+	if (strncmp(name, "vsock:", 6) == 0)
+		return mount_vsock(name, target, &o);
 
 	char dev[PATH_MAX], names[512];
 	if (find_port(name, dev, sizeof(dev), names, sizeof(names)) != 0) {

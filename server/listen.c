@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include "server/log.h"
 
@@ -46,6 +48,43 @@ static int conn_wrap_fd(struct conn_hub *hub, struct conn *c, int fd, bool is_ou
 	return rc;
 }
 
+/* Refused vsock peers are logged once per CID, in a list this long at most:
+ * a CID is the host's to give, so a peer cannot make up new ones, but a
+ * host may run many guests. */
+#define REFUSED_CIDS_LOGGED 1024
+
+/*
+ * A vsock peer of l: its CID in *cid (VMADDR_CID_ANY when the kernel does
+ * not say), and whether l's allow list lets it in.  A refused CID is
+ * logged the first time only.
+ */
+static bool vsock_peer_allowed(struct listener *l, uv_stream_t *s, uint32_t *cid)
+{
+	struct sockaddr_vm peer = {0};
+	socklen_t len = sizeof peer;
+	uv_os_fd_t fd;
+
+	*cid = VMADDR_CID_ANY;
+	if (uv_fileno((uv_handle_t *)s, &fd) == 0 &&
+	    getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && peer.svm_family == AF_VSOCK)
+		*cid = peer.svm_cid;
+	if (listen_cid_allowed(l->allow, l->nallow, *cid))
+		return true;
+	for (size_t i = 0; i < l->nrefused; i++)
+		if (l->refused[i] == *cid)
+			return false;
+	if (l->nrefused == REFUSED_CIDS_LOGGED)
+		return false;
+	uint32_t *grown = realloc(l->refused, (l->nrefused + 1) * sizeof *grown);
+	if (grown) {
+		l->refused = grown;
+		l->refused[l->nrefused++] = *cid;
+	}
+	log_warn("%s: refusing peer CID %u: not in the allow list (logged once per CID%s)", l->addr,
+		 *cid, l->nrefused == REFUSED_CIDS_LOGGED ? "; no more CIDs will be logged" : "");
+	return false;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct listener *l = server->data;
@@ -69,6 +108,9 @@ static void on_connection(uv_stream_t *server, int status)
 	c->in->data = c;
 	if (rc == 0)
 		rc = uv_accept(server, c->in);
+	uint32_t cid = 0;
+	if (rc == 0 && l->is_vsock && !vsock_peer_allowed(l, c->in, &cid))
+		rc = UV_EACCES;
 	if (rc == 0 && hub->nconns > hub->snap->cfg->max_conns) {
 		log_warn("%s: refusing connection: %u connections open (max_connections)", l->addr,
 			 hub->nconns - 1);
@@ -80,7 +122,11 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	log_debug("client %llu: connected on %s", (unsigned long long)c->id, l->addr);
+	if (l->is_vsock)
+		log_debug("client %llu: connected on %s from CID %u", (unsigned long long)c->id,
+			  l->addr, cid);
+	else
+		log_debug("client %llu: connected on %s", (unsigned long long)c->id, l->addr);
 }
 
 static struct listener *listener_new(struct listener **list, struct conn_hub *hub,
@@ -163,6 +209,136 @@ static int listen_tcp(struct listener **list, struct conn_hub *hub, const char *
 	return 0;
 }
 
+/* This machine's vsock CID (VMADDR_CID_ANY when no transport is loaded:
+ * then nothing can reach a vsock listener); VMADDR_CID_ANY as well when
+ * /dev/vsock cannot be opened. */
+static uint32_t vsock_local_cid(void)
+{
+	unsigned int cid = VMADDR_CID_ANY;
+	int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) < 0)
+			cid = VMADDR_CID_ANY;
+		close(fd);
+	}
+	return cid;
+}
+
+/* "3, 10-19" for the log line of a listener's allow list. */
+static void format_allow(const struct cid_range *allow, size_t n, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		int w = allow[i].first == allow[i].last
+				? snprintf(buf + used, len - used, "%s%u", i ? ", " : "", allow[i].first)
+				: snprintf(buf + used, len - used, "%s%u-%u", i ? ", " : "",
+					   allow[i].first, allow[i].last);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* Logs that l listens on vsock (CID cid, port port), with this machine's
+ * CID and who may connect; warns when no transport can bring a peer. */
+static void log_vsock_listening(const struct listener *l, const char *how, uint32_t cid,
+				uint32_t port)
+{
+	char allow[256] = "every peer CID";
+	char local[32] = "no vsock transport loaded";
+	uint32_t me = vsock_local_cid();
+	if (l->nallow) {
+		memcpy(allow, "peer CIDs ", 11);
+		format_allow(l->allow, l->nallow, allow + 10, sizeof allow - 10);
+	}
+	if (me != VMADDR_CID_ANY)
+		snprintf(local, sizeof local, "this machine is CID %u", me);
+	if (cid == VMADDR_CID_ANY)
+		log_info("listening on %s (%svsock port %u of every local CID; %s; %s)", l->addr, how,
+			 port, local, allow);
+	else
+		log_info("listening on %s (%svsock CID %u port %u; %s; %s)", l->addr, how, cid, port,
+			 local, allow);
+	if (me == VMADDR_CID_ANY)
+		log_warn("%s: no vsock transport is loaded, so no peer can connect until one is "
+			 "(vhost_vsock on a host, vmw_vsock_virtio_transport in a guest, "
+			 "vsock_loopback for CID 1)",
+			 l->addr);
+}
+
+/* Why a vsock socket could not be made or bound, in words that say what
+ * to do; "" when strerror says it all. */
+static const char *vsock_hint(int err, const struct listen_addr *a)
+{
+	switch (err) {
+	case EAFNOSUPPORT:
+		return " (this kernel has no vsock: load the vsock module)";
+	case EADDRNOTAVAIL:
+		return a->cid == VMADDR_CID_LOCAL
+			       ? " (CID 1 needs the vsock_loopback module)"
+			       : " (the CID is not one of this machine's: give vsock:PORT for every "
+				 "local CID)";
+	case EACCES:
+		return " (vsock ports below 1024 need CAP_NET_BIND_SERVICE)";
+	case EADDRINUSE:
+		return " (another socket is bound to this vsock port)";
+	default:
+		return "";
+	}
+}
+
+/* vsock:[CID:]PORT: libuv has no vsock handle, but a pipe handle takes any
+ * stream socket; its listen and accept are listen(2) and accept4(2), which
+ * AF_VSOCK answers as AF_UNIX does (the e2e scenario vsock-loopback mounts
+ * through one). */
+static int listen_vsock(struct listener **list, struct conn_hub *hub, const struct listen_addr *a)
+{
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		log_error("listen %s: %s%s", a->text, strerror(err), vsock_hint(err, a));
+		return -err;
+	}
+	struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = a->cid, .svm_port = a->port};
+	if (bind(fd, (struct sockaddr *)&svm, sizeof svm) < 0) {
+		int err = errno;
+		close(fd);
+		log_error("listen %s: %s%s", a->text, strerror(err), vsock_hint(err, a));
+		return -err;
+	}
+	/* The listener outlives the configuration (a reload replaces it): it
+	 * keeps a copy of the allow list. */
+	struct cid_range *allow = NULL;
+	if (a->nallow && !(allow = malloc(a->nallow * sizeof *allow))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (allow)
+		memcpy(allow, a->allow, a->nallow * sizeof *allow);
+	struct listener *l = listener_new(list, hub, a->text);
+	if (!l) {
+		free(allow);
+		close(fd);
+		return -ENOMEM;
+	}
+	l->is_vsock = true;
+	l->allow = allow;
+	l->nallow = a->nallow;
+	int rc = uv_pipe_init(hub->loop, &l->h.pipe, 0);
+	if (rc || (rc = uv_pipe_open(&l->h.pipe, fd)))
+		close(fd);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&l->h.pipe, 128, on_connection);
+	if (rc) {
+		log_error("listen %s: %s", a->text, uv_strerror(rc));
+		return rc;
+	}
+	l->h.pipe.data = l;
+	log_vsock_listening(l, "", a->cid, a->port);
+	return 0;
+}
+
 int listen_adopt_fds(struct conn_hub *hub, int in, int out, bool exit_on_hangup)
 {
 	struct conn *c = conn_new(hub);
@@ -236,7 +412,9 @@ int listen_systemd(struct listener **list, struct conn_hub *hub, int *count)
 		if (!l)
 			return -ENOMEM;
 		int rc;
-		if (domain == AF_UNIX) {
+		/* A vsock socket goes into a pipe handle, as listen_vsock's do. */
+		l->is_vsock = domain == AF_VSOCK;
+		if (domain == AF_UNIX || domain == AF_VSOCK) {
 			rc = uv_pipe_init(hub->loop, &l->h.pipe, 0);
 			if (!rc)
 				rc = uv_pipe_open(&l->h.pipe, fd);
@@ -253,7 +431,12 @@ int listen_systemd(struct listener **list, struct conn_hub *hub, int *count)
 			log_error("%s: %s", addr, uv_strerror(rc));
 			return rc;
 		}
-		log_info("listening on %s (socket activation)", addr);
+		struct sockaddr_vm svm = {0};
+		socklen_t slen = sizeof svm;
+		if (l->is_vsock && getsockname(fd, (struct sockaddr *)&svm, &slen) == 0)
+			log_vsock_listening(l, "socket activation: ", svm.svm_cid, svm.svm_port);
+		else
+			log_info("listening on %s (socket activation)", addr);
 		(*count)++;
 	}
 	return 0;
@@ -265,6 +448,7 @@ int listen_on(struct listener **list, struct conn_hub *hub, const struct listen_
 	case LISTEN_UNIX: return listen_unix(list, hub, a->text, a->path);
 	case LISTEN_TCP: return listen_tcp(list, hub, a->text, a->host, a->port);
 	case LISTEN_STDIO: return serve_stdio(hub);
+	case LISTEN_VSOCK: return listen_vsock(list, hub, a);
 	}
 	log_error("listen %s: not a listen address", a->text);
 	return -EINVAL;
@@ -283,6 +467,8 @@ static void close_listener_cb(uv_handle_t *h)
 	struct listener *l = h->data;
 	free(l->addr);
 	free(l->unix_path);
+	free(l->allow);
+	free(l->refused);
 	free(l);
 }
 

@@ -1,11 +1,12 @@
-/* Listeners: where clients connect (unix and tcp sockets, sockets passed
- * by systemd) and the connections that need no listener (stdio, adopted
+/* Listeners: where clients connect (unix, tcp and vsock sockets, sockets
+ * passed by systemd) and the connections that need no listener (stdio, adopted
  * descriptors).  Each accepted connection is handed to conn.c.  Loop
  * thread only. */
 #ifndef NINEPD_SERVER_LISTEN_H
 #define NINEPD_SERVER_LISTEN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "server/conn.h"
@@ -17,14 +18,19 @@ struct listener {
 		uv_tcp_t tcp;
 	} h;
 	bool is_tcp;
+	bool is_vsock;           /* AF_VSOCK (in a pipe handle): peers are checked */
+	struct cid_range *allow; /* vsock: the peers let in, owned; none: every one */
+	size_t nallow;
+	uint32_t *refused;       /* vsock: the peer CIDs refused and logged so far */
+	size_t nrefused;
 	char *unix_path; /* removed when the listener closes */
 	char *addr;      /* as configured, or "systemd:fdN" */
 	struct listener *next;
 };
 
-/* Listens on one configured address (unix:PATH, tcp:HOST:PORT) and adds
- * the listener to *list, or serves stdin/stdout for "stdio"; 0 or -errno
- * (logged). */
+/* Listens on one configured address (unix:PATH, tcp:HOST:PORT,
+ * vsock:[CID:]PORT) and adds the listener to *list, or serves stdin/stdout
+ * for "stdio"; 0 or -errno (logged). */
 int listen_on(struct listener **list, struct conn_hub *hub, const struct listen_addr *a);
 /* The sockets systemd passed (LISTEN_PID, LISTEN_FDS); *count of them. */
 int listen_systemd(struct listener **list, struct conn_hub *hub, int *count);

@@ -40,7 +40,7 @@ int server_listen(struct server *srv)
 			return rc;
 	}
 	if (!activated && cfg->nlisten == 0) {
-		log_error("nothing to listen on: give -l unix:PATH, -l tcp:HOST:PORT or -l stdio");
+		log_error("nothing to listen on: give -l unix:PATH, -l tcp:HOST:PORT, -l vsock:PORT or -l stdio");
 		return -EINVAL;
 	}
 	return 0;

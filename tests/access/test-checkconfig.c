@@ -417,9 +417,11 @@ Test(check_config, bad_listen_address_names_file_line_and_accepted_forms)
 				  "listen = tcp:127.0.0.1\n"
 				  "listen = tcp:127.0.0.1:70000\n"
 				  "listen = unix:\n"
+				  "listen = vsock:2:0, vsock:3:5640,allow=x\n"
 				  "[export a]\npath = a\n");
 	expect_refused(&r);
-	const char *accepted = "(accepted: unix:PATH, tcp:HOST:PORT, stdio)\n";
+	const char *accepted =
+		"(accepted: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio)\n";
 	expect_err(&r, "%s:2: [server] listen: 'udp:127.0.0.1:564': unknown address type %s", conf,
 		   accepted);
 	expect_err(&r, "%s:3: [server] listen: 'tcp:127.0.0.1': expected tcp:HOST:PORT %s", conf,
@@ -427,6 +429,10 @@ Test(check_config, bad_listen_address_names_file_line_and_accepted_forms)
 	expect_err(&r, "%s:4: [server] listen: 'tcp:127.0.0.1:70000': port is not a number from 1 "
 		       "to 65535 %s", conf, accepted);
 	expect_err(&r, "%s:5: [server] listen: 'unix:': empty socket path %s", conf, accepted);
+	expect_err(&r, "%s:6: [server] listen: 'vsock:2:0': port is not a number from 1 to "
+		       "4294967294 %s", conf, accepted);
+	expect_err(&r, "%s:6: [server] listen: 'vsock:3:5640,allow=x': allow= takes peer CIDs from "
+		       "0 to 4294967294 and ranges FIRST-LAST, joined by '+' %s", conf, accepted);
 	run_free(&r);
 
 	char spec[512];
@@ -579,6 +585,115 @@ Test(check_config, print_vm_args_turns_an_export_name_into_a_valid_port_name)
 	struct run r = print_vm_args("unix:/run/n.sock", "my share:1", "my share:1");
 	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
 	expect_out(&r, "-device virtserialport,chardev=my_share_1,name=my_share_1\n");
+	run_free(&r);
+}
+
+/* `ninepd -l l1 [-l l2] -e dir/a,name=share --print-vm-args share --vm vm`. */
+static struct run print_vm_args_for(const char *vm, const char *l1, const char *l2)
+{
+	char spec[600];
+	snprintf(spec, sizeof(spec), "%s,name=share", IN("a"));
+	if (l2)
+		return run((const char *[]){"-l", l1, "-l", l2, "-e", spec, "--print-vm-args",
+					    "share", "--vm", vm, NULL});
+	return run((const char *[]){"-l", l1, "-e", spec, "--print-vm-args", "share", "--vm", vm,
+				    NULL});
+}
+
+Test(check_config, print_vm_args_qemu_serial_is_the_default)
+{
+	struct run r = print_vm_args_for("qemu-serial", "unix:/run/n.sock", NULL);
+	struct run d = print_vm_args("unix:/run/n.sock", "share", "share");
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	cr_expect_str_eq(r.out, d.out);
+	run_free(&r);
+	run_free(&d);
+}
+
+Test(check_config, print_vm_args_qemu_vsock_gives_vhost_vsock_and_the_guest_connects_to_cid_2)
+{
+	struct run r = print_vm_args_for("qemu-vsock", "unix:/run/n.sock", "vsock:5640");
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	expect_out(&r, "-device vhost-vsock-pci,guest-cid=3\n");
+	expect_out(&r, "mount.ninepd vsock:2:5640 /mnt -o aname=share,msize=");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_qemu_vsock_takes_the_guest_cid_from_a_one_cid_allow_list)
+{
+	/* Both options also take their value after '='. */
+	char spec[600];
+	snprintf(spec, sizeof(spec), "%s,name=share", IN("a"));
+	struct run r = run((const char *[]){"-l", "vsock:2:5640,allow=7", "-e", spec,
+					    "--print-vm-args=share", "--vm=qemu-vsock", NULL});
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	expect_out(&r, "-device vhost-vsock-pci,guest-cid=7\n");
+	expect_out(&r, "mount.ninepd vsock:2:5640 /mnt");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_qemu_vsock_needs_a_vsock_listener_the_guest_can_reach)
+{
+	struct run r = print_vm_args_for("qemu-vsock", "unix:/run/n.sock", NULL);
+	cr_expect_eq(r.status, 1);
+	cr_expect_str_empty(r.out);
+	expect_err(&r, "--print-vm-args --vm qemu-vsock: give a vsock:PORT listen address\n");
+	run_free(&r);
+	r = print_vm_args_for("qemu-vsock", "vsock:1:5640", NULL);
+	cr_expect_eq(r.status, 1);
+	expect_err(&r, "vsock:1:5640 is bound to CID 1, but a guest reaches the host at CID 2: "
+		       "listen on vsock:5640 or vsock:2:5640\n");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_firecracker_splits_the_port_off_the_unix_socket_path)
+{
+	struct run r = print_vm_args_for("firecracker", "unix:/run/fc/vm1.vsock_5640", NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	/* Firecracker connects a guest's port 5640 to <uds_path>_5640. */
+	expect_out(&r, "{\"guest_cid\": 3, \"uds_path\": \"/run/fc/vm1.vsock\"}\n");
+	expect_out(&r, "mount.ninepd vsock:2:5640 /mnt -o aname=share,msize=");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_cloud_hypervisor_gives_its_vsock_option)
+{
+	/* The last '_' splits: the socket's own name may have more. */
+	struct run r = print_vm_args_for("cloud-hypervisor", "unix:/run/ch/vm_a_5640", NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	expect_out(&r, "--vsock cid=3,socket=/run/ch/vm_a\n");
+	expect_out(&r, "mount.ninepd vsock:2:5640 /mnt -o aname=share,msize=");
+	run_free(&r);
+}
+
+Test(check_config, print_vm_args_hybrid_vsock_needs_a_socket_named_after_the_port)
+{
+	static const char *const bad[] = {"unix:/run/fc/vm1.vsock", "unix:/run/fc/vm1.vsock_",
+					  "unix:/run/fc/vm1.vsock_0", "unix:/run/fc/vm1.vsock_x1",
+					  "unix:_5640"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct run r = print_vm_args_for("firecracker", bad[i], NULL);
+		cr_expect_eq(r.status, 1, "%s: exit status %d", bad[i], r.status);
+		cr_expect_str_empty(r.out);
+		expect_err(&r, "--print-vm-args --vm firecracker: the VMM connects a guest's vsock port "
+			       "P to the unix socket <uds_path>_P: listen on unix:<uds_path>_<PORT>, "
+			       "as in unix:/run/ninepd/vm1.vsock_5640\n");
+		run_free(&r);
+	}
+}
+
+Test(check_config, print_vm_args_refuses_an_unknown_vm_and_vm_alone)
+{
+	struct run r = print_vm_args_for("xen", "unix:/run/n.sock", NULL);
+	cr_expect_eq(r.status, 1);
+	expect_err(&r, "--vm 'xen' (accepted: qemu-serial, qemu-vsock, firecracker, "
+		       "cloud-hypervisor)\n");
+	run_free(&r);
+	char spec[600];
+	snprintf(spec, sizeof(spec), "%s,name=share", IN("a"));
+	r = run((const char *[]){"-l", "unix:/run/n.sock", "-e", spec, "--vm", "qemu-vsock", NULL});
+	cr_expect_eq(r.status, 1);
+	expect_err(&r, "--vm goes with --print-vm-args NAME\n");
 	run_free(&r);
 }
 

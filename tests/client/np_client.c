@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #define NP_CLIENT_MAX_BUF (64u << 20) /* largest msize the client will honour */
 #define NP_CLIENT_FIRST_FID 1000
@@ -127,6 +128,25 @@ static int connect_tcp(const char *hostport)
 	return err;
 }
 
+/* "CID:PORT", both decimal; vsock's own connect timeout (2 s) applies. */
+static int connect_vsock(const char *cidport)
+{
+	unsigned cid, port;
+	int used = 0;
+	if (sscanf(cidport, "%u:%u%n", &cid, &port, &used) != 2 || cidport[used] != '\0')
+		return -EINVAL;
+	struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port};
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* Returns a connected fd or -errno. */
 static int connect_addr(const char *addr)
 {
@@ -134,6 +154,8 @@ static int connect_addr(const char *addr)
 		return connect_unix(addr + 5);
 	if (strncmp(addr, "tcp:", 4) == 0)
 		return connect_tcp(addr + 4);
+	if (strncmp(addr, "vsock:", 6) == 0)
+		return connect_vsock(addr + 6);
 	return -EINVAL;
 }
 

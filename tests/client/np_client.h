@@ -46,7 +46,7 @@ struct np_client {
 
 /* --- connections --------------------------------------------------------- */
 
-/* Connect to "unix:PATH" or "tcp:HOST:PORT". */
+/* Connect to "unix:PATH", "tcp:HOST:PORT" or "vsock:CID:PORT". */
 int np_client_connect(struct np_client **out, const char *addr);
 
 /* Wrap an already connected stream fd; the client owns it from now on. */

@@ -732,7 +732,8 @@ Test(config, file_unknown_log_level_is_an_error)
 Test(config, file_empty_listen_address_is_an_error)
 {
 	conf_fails("[server]\nlisten = stdio,\n", 2,
-		   "[server] listen: empty address (accepted: unix:PATH, tcp:HOST:PORT, stdio, "
+		   "[server] listen: empty address (accepted: unix:PATH, tcp:HOST:PORT, "
+		   "vsock:[CID:]PORT[,allow=CIDS], stdio, "
 		   "separated by commas)");
 }
 
@@ -1906,7 +1907,7 @@ TestSuite(listen, .init = setup, .fini = listen_teardown);
 /* Parse text into addr, expecting success. */
 static const struct listen_addr *parse_ok(const char *text)
 {
-	char msg[160] = "";
+	char msg[256] = "";
 
 	listen_addr_free(&addr);
 	cr_assert_eq(listen_addr_parse(&addr, text, msg, sizeof(msg)), 0, "'%s': %s", text, msg);
@@ -1918,11 +1919,11 @@ static const struct listen_addr *parse_ok(const char *text)
  * empty addr, and the same refusal from config_add_listen(). */
 static void parse_refused(const char *text, const char *problem)
 {
-	char msg[160] = "", *want;
+	char msg[256] = "", *want;
 
 	listen_addr_free(&addr);
 	cr_expect_eq(listen_addr_parse(&addr, text, msg, sizeof(msg)), -EINVAL, "'%s'", text);
-	cr_assert_neq(asprintf(&want, "%s (accepted: unix:PATH, tcp:HOST:PORT, stdio)", problem),
+	cr_assert_neq(asprintf(&want, "%s (accepted: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio)", problem),
 		      -1);
 	cr_expect_str_eq(msg, want, "'%s'", text);
 	free(want);
@@ -2072,10 +2073,179 @@ Test(listen, tcp_refuses_empty_brackets)
 
 Test(listen, unknown_kinds_are_refused)
 {
-	parse_refused("vsock:3:564", "unknown address type");
+	parse_refused("vsocket:3:564", "unknown address type");
 	parse_refused("udp:127.0.0.1:564", "unknown address type");
 	parse_refused("STDIO", "unknown address type");
 	parse_refused("", "unknown address type");
+}
+
+/* ---- vsock: [CID:]PORT and the allow list ---- */
+
+Test(listen, vsock_port_alone_binds_every_local_cid)
+{
+	const struct listen_addr *a = parse_ok("vsock:5640");
+
+	cr_expect_eq(a->kind, LISTEN_VSOCK);
+	cr_expect_eq(a->cid, LISTEN_CID_ANY);
+	cr_expect_eq(a->port, 5640);
+	cr_expect_eq(a->nallow, 0, "no allow list: every peer");
+	cr_expect_null(a->allow);
+	cr_expect_null(a->path);
+	cr_expect_null(a->host);
+}
+
+Test(listen, vsock_cid_and_port_bind_that_cid)
+{
+	const struct listen_addr *a = parse_ok("vsock:2:5640");
+
+	cr_expect_eq(a->cid, 2);
+	cr_expect_eq(a->port, 5640);
+	cr_expect_eq(parse_ok("vsock:1:1")->cid, 1, "CID 1: vsock_loopback");
+	cr_expect_eq(parse_ok("vsock:0:1")->cid, 0);
+	cr_expect_eq(parse_ok("vsock:00003:00564")->port, 564, "leading zeros, as for tcp");
+}
+
+Test(listen, vsock_any_and_minus_one_mean_every_local_cid)
+{
+	cr_expect_eq(parse_ok("vsock:any:5640")->cid, LISTEN_CID_ANY);
+	cr_expect_eq(parse_ok("vsock:-1:5640")->cid, LISTEN_CID_ANY);
+	cr_expect_eq(parse_ok("vsock:4294967295:5640")->cid, LISTEN_CID_ANY,
+		     "VMADDR_CID_ANY in decimal");
+}
+
+Test(listen, vsock_port_goes_up_to_4294967294)
+{
+	cr_expect_eq(parse_ok("vsock:4294967294")->port, 4294967294u);
+	cr_expect_eq(parse_ok("vsock:3:1")->port, 1);
+}
+
+Test(listen, vsock_refuses_port_0_and_vmaddr_port_any)
+{
+	static const char *const bad[] = {
+		"vsock:0", "vsock:4294967295", "vsock:99999999999", "vsock:", "vsock:3:",
+		"vsock:+1", "vsock:-1", "vsock:1 ", "vsock:port", "vsock:3:0",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_refused(bad[i], "port is not a number from 1 to 4294967294");
+}
+
+Test(listen, vsock_refuses_a_cid_that_is_not_a_number_any_or_minus_1)
+{
+	static const char *const bad[] = {
+		"vsock:x:1", "vsock::1", "vsock:4294967296:1", "vsock:ANY:1", "vsock:-2:1", "vsock: 3:1",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_refused(bad[i], "CID is not a number from 0 to 4294967295, any or -1");
+	parse_refused("vsock:1:2:3", "expected vsock:PORT or vsock:CID:PORT");
+}
+
+Test(listen, vsock_allow_takes_cids_and_ranges_joined_by_plus)
+{
+	const struct listen_addr *a = parse_ok("vsock:5640,allow=3+4+10-19");
+
+	cr_expect_eq(a->cid, LISTEN_CID_ANY);
+	cr_expect_eq(a->port, 5640);
+	cr_assert_eq(a->nallow, 3);
+	cr_expect(a->allow[0].first == 3 && a->allow[0].last == 3);
+	cr_expect(a->allow[1].first == 4 && a->allow[1].last == 4);
+	cr_expect(a->allow[2].first == 10 && a->allow[2].last == 19);
+
+	a = parse_ok("vsock:2:5640,allow=3,allow=0-4294967294");
+	cr_expect_eq(a->cid, 2);
+	cr_assert_eq(a->nallow, 2, "allow may be given more than once");
+	cr_expect(a->allow[1].first == 0 && a->allow[1].last == 4294967294u);
+}
+
+Test(listen, vsock_allow_refuses_what_is_not_a_peer_cid)
+{
+	static const char *const bad[] = {
+		"vsock:1,allow=3+", "vsock:1,allow=+3", "vsock:1,allow=any", "vsock:1,allow=-1",
+		"vsock:1,allow=4294967295", "vsock:1,allow=3-", "vsock:1,allow=-3", "vsock:1,allow=3++4",
+		"vsock:1,allow= 3",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_refused(bad[i], "allow= takes peer CIDs from 0 to 4294967294 and ranges "
+				      "FIRST-LAST, joined by '+'");
+	parse_refused("vsock:1,allow=", "allow= needs peer CIDs, as in allow=3+4 or allow=3-9");
+	parse_refused("vsock:1,allow=9-3", "allow= range FIRST-LAST with LAST below FIRST");
+}
+
+Test(listen, vsock_refuses_unknown_options)
+{
+	parse_refused("vsock:1,deny=3", "unknown vsock option, allow=CIDS is the only one");
+	parse_refused("vsock:1,", "unknown vsock option, allow=CIDS is the only one");
+	parse_refused("vsock:1,allow=3,", "unknown vsock option, allow=CIDS is the only one");
+}
+
+Test(listen, vsock_options_do_not_apply_to_a_unix_path_with_a_comma)
+{
+	cr_expect_str_eq(parse_ok("unix:/run/a,allow=3")->path, "/run/a,allow=3");
+}
+
+Test(listen, file_vsock_options_stay_with_their_address)
+{
+	cr_assert_eq(parse_conf("[server]\n"
+				"listen = vsock:5640, allow=3+4 , unix:/run/a.sock,vsock:1:7,allow=1\n"
+				"listen = vsock:2:5641 ,allow=5,allow=6-7\n"),
+		     0, "%s", captured(&err));
+	cr_assert_eq(cfg.nlisten, 4);
+	cr_expect_str_eq(cfg.listen[0], "vsock:5640,allow=3+4", "blanks around pieces go");
+	cr_expect_eq(cfg.listen_addrs[0].nallow, 2);
+	cr_expect_str_eq(cfg.listen[1], "unix:/run/a.sock");
+	cr_expect_str_eq(cfg.listen[2], "vsock:1:7,allow=1");
+	cr_expect_str_eq(cfg.listen[3], "vsock:2:5641,allow=5,allow=6-7");
+	cr_expect_eq(cfg.listen_addrs[3].nallow, 2);
+	cr_expect_eq(cfg.listen_origin[3].line, 3);
+}
+
+Test(listen, file_refuses_a_bad_vsock_address_naming_file_line_and_key)
+{
+	conf_fails("[server]\nlisten = stdio\nlisten = vsock:5640, allow=3-x\n", 3,
+		   "[server] listen: 'vsock:5640,allow=3-x': allow= takes peer CIDs from 0 to "
+		   "4294967294 and ranges FIRST-LAST, joined by '+' (accepted: unix:PATH, "
+		   "tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio)");
+	cr_expect_eq(cfg.nlisten, 1, "the good address before it stays");
+}
+
+Test(listen, command_line_refuses_a_bad_vsock_address_naming_the_option)
+{
+	cr_expect_eq(cmdline("-l", "vsock:0", NULL), -1);
+	cr_expect_str_eq(captured(&err), "command line: -l 'vsock:0': port is not a number from 1 "
+					 "to 4294967294 (accepted: unix:PATH, tcp:HOST:PORT, "
+					 "vsock:[CID:]PORT[,allow=CIDS], stdio)\n");
+}
+
+Test(listen, cid_allow_list_without_entries_lets_every_peer_in)
+{
+	cr_expect(listen_cid_allowed(NULL, 0, 0));
+	cr_expect(listen_cid_allowed(NULL, 0, 3));
+	cr_expect(listen_cid_allowed(NULL, 0, LISTEN_CID_ANY));
+}
+
+Test(listen, cid_allow_list_lets_in_its_cids_and_ranges_and_nothing_else)
+{
+	const struct cid_range allow[] = {{3, 3}, {10, 19}, {4294967294u, 4294967294u}};
+	const size_t n = sizeof(allow) / sizeof(allow[0]);
+	static const uint32_t in[] = {3, 10, 11, 19, 4294967294u};
+	static const uint32_t out[] = {0, 1, 2, 4, 9, 20, 4294967293u, LISTEN_CID_ANY};
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		cr_expect(listen_cid_allowed(allow, n, in[i]), "CID %u refused", in[i]);
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)
+		cr_expect(!listen_cid_allowed(allow, n, out[i]), "CID %u let in", out[i]);
+}
+
+Test(listen, cid_allow_list_parsed_from_text_is_what_is_checked)
+{
+	const struct listen_addr *a = parse_ok("vsock:5640,allow=2+7-8");
+
+	cr_expect(listen_cid_allowed(a->allow, a->nallow, 2));
+	cr_expect(listen_cid_allowed(a->allow, a->nallow, 8));
+	cr_expect(!listen_cid_allowed(a->allow, a->nallow, 3));
+	cr_expect(!listen_cid_allowed(a->allow, a->nallow, 9));
 }
 
 Test(listen, command_line_refuses_a_bad_address_naming_the_option)
@@ -2083,14 +2253,14 @@ Test(listen, command_line_refuses_a_bad_address_naming_the_option)
 	cr_expect_eq(cmdline("-l", "stdio", "-l", "tcp:localhost", NULL), -1);
 	cr_expect_str_eq(captured(&err), "command line: -l 'tcp:localhost': expected "
 					 "tcp:HOST:PORT (accepted: unix:PATH, tcp:HOST:PORT, "
-					 "stdio)\n");
+					 "vsock:[CID:]PORT[,allow=CIDS], stdio)\n");
 }
 
 Test(listen, file_refuses_a_bad_address_naming_file_line_and_key)
 {
 	conf_fails("[server]\nlisten = stdio, tcp:localhost:0\n", 2,
 		   "[server] listen: 'tcp:localhost:0': port is not a number from 1 to 65535 "
-		   "(accepted: unix:PATH, tcp:HOST:PORT, stdio)");
+		   "(accepted: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio)");
 	cr_expect_eq(cfg.nlisten, 1, "the good address before it stays");
 }
 
@@ -2171,6 +2341,45 @@ Test(config, validate_refuses_the_same_address_twice_naming_the_file_line)
 		      -1);
 	cr_expect_str_eq(captured(&err), want);
 	free(want);
+}
+
+Test(config, validate_refuses_two_vsock_listeners_on_one_port_and_cid)
+{
+	static const char *const pairs[][2] = {
+		{"vsock:5640", "vsock:any:5640"},
+		{"vsock:5640", "vsock:2:5640"},
+		{"vsock:2:5640", "vsock:-1:5640"},
+		{"vsock:5640,allow=3", "vsock:5640,allow=4"},
+	};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char *want;
+
+		config_free(&cfg);
+		config_init(&cfg);
+		cr_assert_eq(config_add_listen(&cfg, pairs[i][0]), 0);
+		cr_expect_eq(validate_listen(pairs[i][1]), 1, "%s and %s", pairs[i][0], pairs[i][1]);
+		cr_assert_neq(asprintf(&want,
+				       "command line: -l '%s' binds the port of '%s' (accepted: "
+				       "distinct addresses; a vsock port once per CID, or once for "
+				       "every CID)\n",
+				       pairs[i][1], pairs[i][0]),
+			      -1);
+		cr_expect_str_eq(captured(&err), want);
+		free(want);
+		capture_close(&err);
+		capture_open(&err);
+	}
+}
+
+Test(config, validate_accepts_a_vsock_port_on_two_cids_and_two_ports)
+{
+	valid_config();
+	static const char *const good[] = {"vsock:1:5640", "vsock:2:5640", "vsock:5641",
+					   "tcp::5640", "unix:/run/vsock_5640"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(config_add_listen(&cfg, good[i]), 0);
+	cr_expect_eq(config_validate(&cfg, err.f), 0, "%s", captured(&err));
 }
 
 Test(config, validate_msize_bounds_are_4096_and_16_mib)

@@ -4,9 +4,9 @@
 #
 #   vmlinux            the uncompressed kernel of the package linux-image-amd64
 #                      depends on (QEMU boots the ELF directly: no XZ at boot)
-#   initramfs.img      busybox, the virtio-console and 9p modules, /init,
-#                      e2e-tool and mount.ninepd; padded to 512 bytes so that a
-#                      cpio appended to it starts aligned
+#   initramfs.img      busybox, the virtio-console, 9p and vsock modules,
+#                      /init, e2e-tool and mount.ninepd; padded to 512 bytes so
+#                      that a cpio appended to it starts aligned
 #   fio.cpio           fio and its shared libraries (appended only by the fio
 #                      scenario: 85 MB would slow every boot)
 #
@@ -112,6 +112,12 @@ add_kmod() {
 # 9pnet_virtio: QEMU's own virtio-9p, the reference of the fio-bench scenario.
 for m in virtio_pci virtio_console 9pnet_fd 9pnet_virtio 9p; do add_kmod "$m"; done
 printf '%s\n' "${load_order[@]}" >"$root/modules/order"
+# vsock and its loopback transport (CID 1), in an order of their own: init.sh
+# does not load them, the vsock-loopback scenario does, one step at a time,
+# so that it sees mount.ninepd's errors without vsock and without a transport.
+load_order=()
+add_kmod vsock_loopback
+printf '%s\n' "${load_order[@]}" >"$root/modules/vsock-order"
 
 cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do

@@ -75,6 +75,9 @@ class Scenario:
     virtfs_tag: str = ""          # mount tag of a QEMU virtio-9p device (fsdev local,
                                   # security_model=passthrough) on the export
     extra_cpio: tuple = ()        # archives from the cache appended to the initramfs
+    guest_ninepd: bool = False    # the ninepd under test, with its shared libraries, goes
+                                  # into the guest as /bin/ninepd (guest_ninepd_cpio)
+    host_server: bool = True      # False: no server on the host (the guest runs its own)
     memory_mb: int = 256
     prepare: Optional[Callable] = None     # prepare(run) fills the export and run.guest_env
     host_checks: list = field(default_factory=list)  # (name, check(run) -> (ok, detail)), after the boots
@@ -110,6 +113,7 @@ class Run:
         self.dead_ends = []       # DeadEnd listeners of the scenario's dead ports
         self.recorder = None      # the Recorder with --record
         self.log_offset = 0       # server.log size when the first guest booted
+        self.run_cpio = []        # archives of this run appended after the cache's
 
     def record(self, name, ok, detail="", at=None):
         self.results.append((name, ok, detail))
@@ -325,6 +329,57 @@ class DeadEnd:
 
 # ----------------------------------------------------------------- the guest
 
+def shared_libraries(binary):
+    """The files the ELF interpreter loads for binary: ldd's resolved paths
+    and the interpreter itself."""
+    out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, check=True, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[1] == "=>" and words[2].startswith("/"):
+            libs.append(words[2])
+        elif words and words[0].startswith("/"):
+            libs.append(words[0])
+    return libs
+
+
+def guest_ninepd_cpio(run):
+    """An archive with the ninepd under test as /bin/ninepd (and, with
+    --vsock-test, the vsock integration tests as /bin/test-integration-vsock)
+    and every shared library they load at the path ldd found it: the guest
+    is Debian's x86-64 too, so the host's libraries are the guest's.  Not a
+    static build: the guest must run the very binary meson tests, a
+    sanitizer build included (its runtimes cannot be linked statically), and
+    libxml2 pulls in ICU, so a static ninepd is as big as this (35 MB,
+    mostly ICU's data).  Padded to 512 bytes like every archive of the
+    initramfs."""
+    root = os.path.join(run.dir, "ninepd-root")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(root, "bin"))
+    binaries = [(run.args.ninepd, "ninepd")]
+    if run.args.vsock_test:
+        binaries.append((run.args.vsock_test, "test-integration-vsock"))
+    for binary, name in binaries:
+        shutil.copy(binary, os.path.join(root, "bin", name))
+        for lib in shared_libraries(binary):
+            dest = root + lib
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy(lib, dest)   # follows symlinks: the file itself, under the linked name
+    names = []
+    for d, _, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        names.append(rel)
+        names.extend(os.path.join(rel, n) for n in files)
+    path = os.path.join(run.dir, "ninepd.cpio")
+    with open(path, "wb") as out:
+        subprocess.run(["cpio", "-o", "-H", "newc", "-R", "0:0", "--quiet"], cwd=root,
+                       input="\n".join(sorted(names)).encode(), stdout=out, check=True)
+    os.truncate(path, (os.path.getsize(path) + 511) // 512 * 512)
+    shutil.rmtree(root)
+    run.guest_env["E2E_VSOCK_TEST"] = "1" if run.args.vsock_test else ""
+    return path
+
+
 def make_initrd(run, phase, path):
     """The cached initramfs, the scenario's extra archives, then a cpio with /e2e."""
     root = os.path.join(run.dir, "cpio")
@@ -356,8 +411,9 @@ def make_initrd(run, phase, path):
     # Every archive in the cache is padded to 512 bytes, so this one starts
     # 4-byte aligned, as the kernel needs to find it.
     with open(path, "wb") as out:
-        for part in ("initramfs.img",) + tuple(run.sc.extra_cpio):
-            with open(os.path.join(CACHE, part), "rb") as f:
+        parts = [os.path.join(CACHE, p) for p in ("initramfs.img",) + tuple(run.sc.extra_cpio)]
+        for part in parts + run.run_cpio:
+            with open(part, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
         out.write(cpio.stdout)
 
@@ -719,6 +775,16 @@ def check_mapped_owner_in_xattrs(run):
     return ok, f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host, {guest[0]}:{guest[1]} in its xattrs"
 
 
+def check_guest_ran_ninepd_under_test(run):
+    """The guest's /bin/ninepd is the binary this run was given, so the
+    guest's checks are about it."""
+    want = md5_file(run.args.ninepd)
+    got = [m.split()[1] for m in run.marks if m.startswith("ninepd-md5 ")]
+    if not got:
+        return False, "the guest never said (E2E-MARK ninepd-md5 MD5)"
+    return got[-1] == want, f"guest /bin/ninepd md5 {got[-1]}, --ninepd md5 {want}"
+
+
 SERVER_RUNNING = ("server-still-running", check_server_running)
 MULTIDEVS_CHECKS = [("inodes-collide-on-host", check_inodes_collide), SERVER_RUNNING]
 NO_MOUNT_LEAK = [("no-mount-leak", check_no_mount_leak)]
@@ -748,6 +814,11 @@ SCENARIOS = {s.name: s for s in [
                           ("passthrough/host-owner-is-the-guest-user", check_passthrough_real_owner),
                           ("mapped/guest-owner-kept-in-xattrs", check_mapped_owner_in_xattrs),
                           SERVER_RUNNING]),
+    Scenario("vsock-loopback", "in the guest: ninepd on vsock, mount.ninepd vsock:1:PORT with no relay, "
+             "core suite, locks, the errors, the allow list, socket activation",
+             [Phase("vsock-loopback.sh", timeout=600)], ports=0, ninepd_only=True, guest_ninepd=True,
+             host_server=False, memory_mb=768,
+             host_checks=[("guest-ran-the-ninepd-under-test", check_guest_ran_ninepd_under_test)]),
     Scenario("disconnect", "QEMU killed mid-write; the server serves the next guest",
              [Phase("disconnect-kill.sh", "kill", kill_on_mark="writing", timeout=120),
               Phase("disconnect-after.sh", "after", timeout=120)],
@@ -780,14 +851,17 @@ def remove_kept_export(run_dir):
 
 def execute(run):
     """Starts the server, boots every phase and makes the host checks."""
-    err = start_servers(run)
-    if err:
-        run.record("server-start", False, err)
-        return
+    if run.sc.host_server:
+        err = start_servers(run)
+        if err:
+            run.record("server-start", False, err)
+            return
+        run.log_offset = os.path.getsize(run.server_log)
+    if run.sc.guest_ninepd:
+        run.run_cpio.append(guest_ninepd_cpio(run))
     run.dead_ends = [DeadEnd(run, name, kind) for name, kind in run.sc.dead_ports]
     if run.args.record:
         run.recorder = Recorder(run, os.path.abspath(run.args.record))
-    run.log_offset = os.path.getsize(run.server_log)
     for i, phase in enumerate(run.sc.phases):
         if run.recorder:
             run.recorder.tag = phase.label or str(i)
@@ -803,6 +877,8 @@ def execute(run):
     for name, fn in run.sc.host_checks:
         ok, detail = fn(run)
         run.record(name, ok, detail)
+    if not run.sc.host_server:
+        return
     status = stop(run.server)
     if run.args.server == "ninepd":
         # diod's exit status on SIGTERM is not ours to judge.
@@ -892,6 +968,9 @@ def main():
                    help="fio-bench: files of the create, stat and delete jobs (default 200)")
     p.add_argument("--record", metavar="DIR",
                    help="write what the guest sends on each connection to DIR/*.9p (fuzz seeds)")
+    p.add_argument("--vsock-test", metavar="PATH",
+                   help="vsock-loopback: also run this build of the vsock integration tests "
+                        "(tests/integration/test-vsock.c) in the guest, which has vsock_loopback")
     p.add_argument("--no-build", action="store_true", help="do not run build-guest.sh first")
     args = p.parse_args()
     if args.list:
@@ -905,6 +984,8 @@ def main():
         p.error("--server ninepd needs --ninepd PATH or NINEPD_BIN")
     if args.server == "ninepd":
         args.ninepd = os.path.abspath(args.ninepd)
+    if args.vsock_test:
+        args.vsock_test = os.path.abspath(args.vsock_test)
     if not args.no_build:
         subprocess.run([os.path.join(HERE, "build-guest.sh")], check=True)
     # meson's timeout and ^C end the run through the finally clauses.

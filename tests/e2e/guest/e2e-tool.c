@@ -33,6 +33,15 @@
  *   chown PATH UID GID                           chown(2), -1 leaves one alone
  *   chmod PATH MODE | truncate PATH SIZE         chmod(2) (MODE octal), truncate(2) by path
  *
+ * vsock (the vsock-loopback scenario):
+ *
+ *   vsock-silent PORT READY                      listen on vsock port PORT of every CID,
+ *                                                create READY, accept every connection and
+ *                                                never answer (a server that hangs)
+ *   vsock-activate PORT -- PROG ARG...           a listening vsock socket on PORT as fd 3,
+ *                                                LISTEN_FDS=1 and LISTEN_PID, then execv:
+ *                                                systemd's socket activation
+ *
  * For the lock commands, HOLD_MS keeps the lock that long before exiting and
  * READY names a file created once the lock is held, which tells a second
  * process when to try.  "locked waited_ms=N" says how long the lock took.
@@ -51,11 +60,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 static int fail(void)
 {
@@ -66,7 +77,7 @@ static int fail(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: e2e-tool xattr|lock|flock|getlk|readsum|mmapsum|mmapwrite|rename|"
-			"as|open|stat|chown|chmod|truncate ...\n");
+			"as|open|stat|chown|chmod|truncate|vsock-silent|vsock-activate ...\n");
 	return 2;
 }
 
@@ -503,6 +514,55 @@ static int cmd_truncate(int argc, char **argv)
 	return 0;
 }
 
+/* A vsock socket listening on port of every local CID, or -1 (errno set). */
+static int vsock_listener(const char *port_text)
+{
+	long long port;
+	if (!parse_num(port_text, 10, &port) || port < 1 || port > 0xfffffffeLL) {
+		errno = EINVAL;
+		return -1;
+	}
+	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				   .svm_port = (unsigned)port };
+	if (fd == -1 || bind(fd, (struct sockaddr *)&svm, sizeof(svm)) == -1 || listen(fd, 16) == -1)
+		return -1;
+	return fd;
+}
+
+static int cmd_vsock_silent(int argc, char **argv)
+{
+	if (argc != 2)
+		return usage();
+	int fd = vsock_listener(argv[0]);
+	if (fd == -1)
+		return fail();
+	int ready = open(argv[1], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (ready == -1)
+		return fail();
+	close(ready);
+	for (;;)
+		if (accept(fd, NULL, NULL) == -1 && errno != EINTR)
+			return fail(); /* every accepted socket stays open, unanswered */
+}
+
+static int cmd_vsock_activate(int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[1], "--") != 0)
+		return usage();
+	int fd = vsock_listener(argv[0]);
+	if (fd == -1)
+		return fail();
+	if (fd != 3 && (dup2(fd, 3) == -1 || close(fd) == -1))
+		return fail();
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "1", 1);
+	execv(argv[2], argv + 2);
+	return fail();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -516,6 +576,7 @@ int main(int argc, char **argv)
 		{ "as", cmd_as },           { "open", cmd_open },
 		{ "stat", cmd_stat },       { "chown", cmd_chown },
 		{ "chmod", cmd_chmod },     { "truncate", cmd_truncate },
+		{ "vsock-silent", cmd_vsock_silent }, { "vsock-activate", cmd_vsock_activate },
 	};
 
 	if (argc < 2)
