@@ -5,8 +5,9 @@
 Reads meson's testlog.json files (one JSON object per line) and the fuzz
 result line.  A test program that reports its own counts (Criterion's
 'Synthesis: Tested: N | Passing: N | Failing: N | Crashing: N', or an e2e
-scenario's 'N passed, N failed') contributes those; any other program counts
-as one.  A program whose result is not OK counts as failed even if its own
+scenario's 'N passed, N failed') contributes those (a Criterion test that
+skipped itself prints 'SKIP suite::test: why', and counts as skipped); any
+other program counts as one.  A program whose result is not OK counts as failed even if its own
 counts say otherwise.  Exits 1 if anything failed or nothing ran."""
 import json
 import os
@@ -15,6 +16,7 @@ import sys
 
 CRITERION = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)")
 PLAIN = re.compile(r"^(\d+) passed, (\d+) failed", re.M)
+SKIP = re.compile(r"^SKIP \S+::\S+: ", re.M)
 
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
@@ -39,6 +41,9 @@ for path in sys.argv[1:]:
             if c:
                 _, p_, f_, x_ = map(int, c[-1])
                 passed, failed = passed + p_, failed + f_ + x_
+                # Criterion leaves a cr_skip_test() out of its counts; the
+                # tests that skip print "SKIP suite::test: why" first.
+                skipped += len(SKIP.findall(out))
                 if not ok and f_ + x_ == 0:
                     failed += 1
             elif p:
