@@ -421,7 +421,6 @@ static void encode_reply(struct req *r)
 static void req_complete(struct req *r)
 {
 	struct conn *c = r->conn;
-	uint16_t tag = r->in.tag; /* r may be recycled below */
 	c->refs++; /* r may be the last request holding c */
 	tag_remove(c, r);
 	/* Workers read it (req_reply_from_worker); only this thread writes. */
@@ -460,16 +459,8 @@ static void req_complete(struct req *r)
 		f->flushers = NULL;
 		req_complete(f);
 	}
-	/* A request that reused this one's tag as soon as a worker had sent
-	 * this reply (handle_req) runs now, and the frames behind it. */
-	struct req *parked = c->parked;
-	if (parked && !c->closing && get_le16(parked->inbuf + 5) == tag) {
-		c->parked = NULL;
-		handle_req(c, parked, c->parked_size);
+	if (!c->closing && !c->reading)
 		conn_process(c);
-	} else if (!c->closing && !c->reading) {
-		conn_process(c);
-	}
 	struct conn_hub *h = c->hub;
 	conn_unref(c);
 	hub_check_idle(h);
@@ -819,18 +810,21 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 	uint16_t tag = get_le16(r->inbuf + 5);
 	uint8_t type = r->inbuf[4];
 	struct req *old = conn_find_tag(c, tag);
-	if (old && !c->parked && atomic_load_explicit(&old->direct, memory_order_acquire)) {
-		/* Its reply went out from a worker, and the client reused the
-		 * tag at once (Linux does): the loop has not heard back yet.
-		 * The new request waits, and the frames behind it too (order
-		 * matters: a Tflush may follow), until the old one is handed
-		 * back: at once if the worker has already queued it, else when
-		 * the loop next wakes (req_complete runs the parked one).  The
-		 * loop thread never spins for a worker. */
-		c->parked = r;
-		c->parked_size = size;
-		workq_run_done(c->hub->workq);
-		return;
+	if (old && atomic_load_explicit(&old->direct, memory_order_acquire)) {
+		/* A worker has written its reply, and the client reused the tag
+		 * at once (Linux does) before the loop heard back: the tag is the
+		 * client's again.  The old request leaves the tag table now and
+		 * is finished when the worker hands it back (req_complete's
+		 * tag_remove then finds the new one, not it).  Its reply must be
+		 * out whole: wlock is held by the worker across its write, and a
+		 * reply only partly written (the client cannot have read it) is a
+		 * tag reused in flight.  Nothing waits, nothing spins. */
+		pthread_mutex_lock(&c->wlock);
+		bool out = atomic_load_explicit(&old->direct, memory_order_relaxed) &&
+			   !c->direct_partial;
+		pthread_mutex_unlock(&c->wlock);
+		if (out)
+			tag_remove(c, old);
 	}
 	if (conn_find_tag(c, tag)) {
 		log_warn("client %llu: tag %u reused while in flight; closing",
@@ -898,7 +892,7 @@ static void conn_process(struct conn *c)
 	c->processing = true;
 	uint32_t off = 0;
 	c->refs++;
-	while (!c->closing && !c->partial && !c->parked && conn_can_accept(c)) {
+	while (!c->closing && !c->partial && conn_can_accept(c)) {
 		uint32_t avail = c->rlen - off;
 		int size = np_frame_size(c->rbuf + off, avail, c->msize);
 		if (size == NP_E_SHORT)
@@ -963,8 +957,8 @@ static void conn_process(struct conn *c)
  * frame the client never finished). */
 static void conn_maybe_end(struct conn *c)
 {
-	if (c->eof && !c->closing && !c->processing && c->inflight == 0 && !c->parked &&
-	    !c->sendq_head && c->write_bytes == 0)
+	if (c->eof && !c->closing && !c->processing && c->inflight == 0 && !c->sendq_head &&
+	    c->write_bytes == 0)
 		conn_close(c);
 }
 
@@ -1065,10 +1059,6 @@ void conn_close(struct conn *c)
 	if (c->partial) {
 		req_release(c->partial);
 		c->partial = NULL;
-	}
-	if (c->parked) {
-		req_release(c->parked);
-		c->parked = NULL;
 	}
 	c->sendq_tail = NULL;
 	c->sendq_len = 0;

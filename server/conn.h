@@ -83,8 +83,6 @@ struct conn {
 	uint32_t generation;
 	uint8_t *rbuf;
 	uint32_t rlen, rcap;
-	struct req *parked;  /* reuses the tag of a request a worker answered (handle_req) */
-	uint32_t parked_size;
 	struct req *partial; /* a large frame being read into its own buffer */
 	uint32_t partial_len, partial_size;
 	struct fid_table fids;
