@@ -1,7 +1,7 @@
 /* Client connections and the request lifecycle (conn.h): framing,
- * Tversion and Tflush, batched replies, backpressure and lock waits.  Loop
- * thread only, except req_out_reserve() and req_reply_from_worker(), which
- * a worker calls on its own request.
+ * Tversion and Tflush, batched replies, backpressure, blocking-lock waits
+ * and waits for an export's bps/iops limits.  Loop thread only, except
+ * req_reply_from_worker(), which a worker calls on its own request.
  *
  * A request's life: read_cb copies a whole frame into a request, decodes
  * it and registers its tag; Tversion and Tflush are served here, every
