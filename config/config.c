@@ -25,12 +25,12 @@ const char *const config_server_keys[SERVER_KEY_COUNT] = {
 };
 
 const struct config_number config_server_numbers[SERVER_KEY_COUNT] = {
-	[SERVER_KEY_MAX_MSIZE] = {"--msize", CONFIG_MIN_MSIZE, CONFIG_MAX_MSIZE},
+	[SERVER_KEY_MAX_MSIZE] = {"--msize", CONFIG_MIN_MSIZE, CONFIG_MAX_MSIZE, .zero_unset = false},
 	[SERVER_KEY_THREADS] = {"--threads", 1, CONFIG_MAX_THREADS, .zero_unset = true},
-	[SERVER_KEY_MAX_CONNS] = {NULL, 1, UINT_MAX},
-	[SERVER_KEY_MAX_FIDS] = {NULL, CONFIG_MIN_FIDS, UINT_MAX},
+	[SERVER_KEY_MAX_CONNS] = {NULL, 1, UINT_MAX, .zero_unset = false},
+	[SERVER_KEY_MAX_FIDS] = {NULL, CONFIG_MIN_FIDS, UINT_MAX, .zero_unset = false},
 	/* 0 is a value here, spelled out: "derive the cap from the limit". */
-	[SERVER_KEY_MAX_OPEN_FDS] = {"--max-open-fds", 0, UINT_MAX},
+	[SERVER_KEY_MAX_OPEN_FDS] = {"--max-open-fds", 0, UINT_MAX, .zero_unset = false},
 	[SERVER_KEY_RLIMIT_NOFILE] = {"--rlimit-nofile", CONFIG_MIN_RLIMIT_NOFILE, UINT_MAX,
 				      .zero_unset = true},
 };
