@@ -45,6 +45,18 @@ static void finish(void)
 
 TestSuite(throttle, .timeout = 120);
 
+/* A file of size bytes in the throttled export, all holes: reading it
+ * costs the disk nothing, so only the limits set the pace. */
+static void sparse_file(const char *rel, off_t size)
+{
+	char path[4096];
+	np_fixture_path(&fx, rel, path, sizeof(path));
+	int fd = open(path, O_CREAT | O_WRONLY, 0644);
+	cr_assert_geq(fd, 0, "creating %s: %s", path, strerror(errno));
+	cr_assert_eq(ftruncate(fd, size), 0);
+	close(fd);
+}
+
 /* Getattr round trips on the other export, timed. */
 struct prober {
 	struct np_client *c;
@@ -88,12 +100,7 @@ static double p99(struct prober *p)
 Test(throttle, reading_100_mib_at_10_mib_per_s_takes_9_to_11_s_and_another_export_is_not_slowed)
 {
 	start(",bps_limit=10485760");
-	char path[4096];
-	np_fixture_path(&fx, "big", path, sizeof(path));
-	int fd = open(path, O_CREAT | O_WRONLY, 0644);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, 100 << 20), 0);
-	close(fd);
+	sparse_file("big", 100 << 20);
 
 	struct np_client *reader;
 	cr_assert_eq(np_session(&reader, fx.addr, (1 << 20) + 4096, "", 0, 1), 0);
@@ -190,12 +197,7 @@ Test(throttle, a_read_waiting_for_the_limit_is_flushed_and_metadata_is_not_held_
 Test(throttle, sigterm_with_reads_waiting_for_the_limit_exits_at_once)
 {
 	start(",bps_limit=1024");
-	char path[4096];
-	np_fixture_path(&fx, "big", path, sizeof(path));
-	int fd = open(path, O_CREAT | O_WRONLY, 0644);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
-	close(fd);
+	sparse_file("big", 1 << 20);
 	uint32_t f;
 	cr_assert_eq(np_open(fx.c, fx.root, "big", NP_DOTL_RDONLY, &f), 0);
 	struct np_msg m = {.type = NP_TREAD};
