@@ -69,6 +69,9 @@ const char *const config_export_keys[EXPORT_KEY_COUNT] = {
 	[EXPORT_KEY_SQUASH_UID] = "squash_uid",
 	[EXPORT_KEY_SQUASH_GID] = "squash_gid",
 	[EXPORT_KEY_REMAP_STATE] = "remap_state",
+	[EXPORT_KEY_TRANSLATE_UID] = "translate_uid",
+	[EXPORT_KEY_TRANSLATE_GID] = "translate_gid",
+	[EXPORT_KEY_XATTRMAP] = "xattrmap",
 	[EXPORT_KEY_BPS_LIMIT] = "bps_limit",
 	[EXPORT_KEY_BPS_READ_LIMIT] = "bps_read_limit",
 	[EXPORT_KEY_BPS_WRITE_LIMIT] = "bps_write_limit",
@@ -293,6 +296,9 @@ void export_conf_free(struct export_conf *e)
 	free(e->name);
 	free(e->path);
 	free(e->remap_state);
+	idmap_free(&e->uid_map);
+	idmap_free(&e->gid_map);
+	free(e->xattrmap);
 	config_origin_free(&e->origin);
 	export_conf_init(e);
 }
@@ -349,8 +355,12 @@ static int export_conf_copy(struct export_conf *dst, const struct export_conf *s
 {
 	*dst = *src;
 	dst->origin.file = NULL;
+	dst->uid_map = dst->gid_map = (struct idmap){0};
 	if (strdup_opt(&dst->name, src->name) < 0 || strdup_opt(&dst->path, src->path) < 0 ||
 	    strdup_opt(&dst->remap_state, src->remap_state) < 0 ||
+	    strdup_opt(&dst->xattrmap, src->xattrmap) < 0 ||
+	    idmap_copy(&dst->uid_map, &src->uid_map) < 0 ||
+	    idmap_copy(&dst->gid_map, &src->gid_map) < 0 ||
 	    strdup_opt(&dst->origin.file, src->origin.file) < 0) {
 		export_conf_free(dst);
 		return -ENOMEM;
@@ -372,6 +382,11 @@ int config_add_export(struct ninepd_config *cfg, const struct export_conf *e)
 }
 
 /* ---- one export key, shared by -e SPEC and [export NAME] ---- */
+
+bool export_key_repeats(enum export_key key)
+{
+	return key == EXPORT_KEY_TRANSLATE_UID || key == EXPORT_KEY_TRANSLATE_GID;
+}
 
 int export_key_lookup(const char *name)
 {
@@ -434,6 +449,15 @@ int export_set_key(struct export_conf *e, enum export_key key, const char *value
 		return set_string(&e->path, name, value, "a directory", msg, msglen);
 	case EXPORT_KEY_REMAP_STATE:
 		return set_string(&e->remap_state, name, value, "a file name", msg, msglen);
+	case EXPORT_KEY_XATTRMAP:
+		return set_string(&e->xattrmap, name, value, "xattr mapping rules", msg, msglen);
+	case EXPORT_KEY_TRANSLATE_UID:
+	case EXPORT_KEY_TRANSLATE_GID: {
+		int n = snprintf(msg, msglen, "%s: ", name);
+		size_t used = n > 0 && (size_t)n < msglen ? (size_t)n : 0;
+		return idmap_add(key == EXPORT_KEY_TRANSLATE_UID ? &e->uid_map : &e->gid_map, value,
+				 e->key_line[key], msg + used, msglen - used);
+	}
 	case EXPORT_KEY_MULTIDEVS:
 		if ((v = multidevs_policy_parse(value, strlen(value))) >= 0) {
 			e->multidevs = (enum multidevs_policy)v;
@@ -541,7 +565,7 @@ int config_parse_export_spec(const char *spec, struct export_conf *out, char *er
 			snprintf(err, errlen, "unknown option '%s' (accepted: name, %s)", field, keys);
 			goto fail;
 		}
-		if (seen & (1u << key)) {
+		if ((seen & (1u << key)) && !export_key_repeats((enum export_key)key)) {
 			snprintf(err, errlen, "%s: given twice", field);
 			goto fail;
 		}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "config/idmap.h"
 #include "remap/remap.h"
 
 enum security_model {
@@ -44,6 +45,9 @@ enum export_key {
 	EXPORT_KEY_SQUASH_UID,
 	EXPORT_KEY_SQUASH_GID,
 	EXPORT_KEY_REMAP_STATE,
+	EXPORT_KEY_TRANSLATE_UID, /* may repeat: each adds rules */
+	EXPORT_KEY_TRANSLATE_GID, /* may repeat: each adds rules */
+	EXPORT_KEY_XATTRMAP,
 	/* The rates, in enum throttle_limit's order, then the bursts in the
 	 * same order: key - EXPORT_KEY_BPS_LIMIT (or _BPS_BURST) is the limit. */
 	EXPORT_KEY_BPS_LIMIT,
@@ -95,6 +99,10 @@ struct export_conf {
 	bool readonly;
 	int64_t squash_uid, squash_gid; /* -1: not set */
 	char *remap_state;              /* NULL: not persisted */
+	struct idmap uid_map, gid_map;  /* translate_uid, translate_gid; empty:
+					 * ids cross unchanged */
+	char *xattrmap;                 /* xattr name rules (config/xattrmap.h),
+					 * as written; NULL: names cross unchanged */
 	struct throttle_conf throttle;  /* all 0: not throttled */
 	struct config_origin origin;    /* the section, <filesystem> or -e */
 	int key_line[EXPORT_KEY_COUNT]; /* line of each key; 0: origin.line */

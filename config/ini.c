@@ -287,7 +287,7 @@ static void export_key(struct ini_state *st, const char *name, const char *value
 		ini_error(st, "[export %s] unknown key '%s' (accepted: %s)", e->name, name, keys);
 		return;
 	}
-	if (e->key_line[k]) {
+	if (e->key_line[k] && !export_key_repeats((enum export_key)k)) {
 		ini_error(st, "[export %s] %s: already set at line %d (accepted: one value)",
 			  e->name, name, e->key_line[k]);
 		return;

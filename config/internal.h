@@ -63,6 +63,8 @@ void config_key_list(char *buf, size_t len, const char *const *names, int from, 
 
 /* The export key called name, or -1. */
 int export_key_lookup(const char *name);
+/* True for keys that may be given more than once (each adds rules). */
+bool export_key_repeats(enum export_key key);
 
 /* Record where a setting came from; 0 or -ENOMEM.  file may be NULL. */
 int config_origin_set(struct config_origin *o, const char *file, int line);

@@ -89,6 +89,63 @@ static int accessmode_parse(const char *s)
 	return -1;
 }
 
+/* A decimal attribute of an <idmap> entry; false after reporting it. */
+static bool idmap_number(struct xml_state *st, const xmlNode *n, const char *name, uint32_t *out)
+{
+	char *v = prop(n, name);
+	uint64_t num;
+	char msg[160];
+	bool ok = v && config_parse_number(v, 0, UINT32_MAX, &num, msg, sizeof msg) == 0;
+
+	if (!ok && v) /* msg already says what is accepted */
+		xml_error(st, n, "<%s %s='%s'>: %s", (const char *)n->name, name, v, msg);
+	else if (!ok)
+		xml_error(st, n, "<%s>: %s missing (accepted: %s='N', a decimal number)",
+			  (const char *)n->name, name, name);
+	else
+		*out = (uint32_t)num;
+	xmlFree(v);
+	return ok;
+}
+
+/* <idmap><uid start='GUEST' target='HOST' count='N'/>...<gid .../></idmap>:
+ * libvirt's id map of a filesystem, each entry a translate_uid/gid map
+ * rule.  False after reporting a bad entry. */
+static bool read_idmap(struct xml_state *st, const xmlNode *idmap, struct export_conf *e)
+{
+	bool ok = true;
+
+	for (const xmlNode *n = idmap->children; n; n = n->next) {
+		bool uid = is_element(n, "uid");
+		struct idmap_rule r = {.kind = IDMAP_MAP, .line = (int)xmlGetLineNo(n)};
+		char msg[256];
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!uid && !is_element(n, "gid")) {
+			xml_error(st, n, "unknown element <%s> in <idmap> (accepted: <uid>, <gid>)",
+				  (const char *)n->name);
+			ok = false;
+			continue;
+		}
+		if (!idmap_number(st, n, "start", &r.from) || !idmap_number(st, n, "target", &r.to) ||
+		    !idmap_number(st, n, "count", &r.count)) {
+			ok = false;
+			continue;
+		}
+		int rc = idmap_add_rule(uid ? &e->uid_map : &e->gid_map, &r, msg, sizeof msg);
+		if (rc == -EINVAL) {
+			xml_error(st, n, "<idmap> <%s>: %s", uid ? "uid" : "gid", msg);
+			ok = false;
+		} else if (rc) {
+			xml_error(st, n, "out of memory");
+			ok = false;
+		}
+		e->key_line[uid ? EXPORT_KEY_TRANSLATE_UID : EXPORT_KEY_TRANSLATE_GID] = r.line;
+	}
+	return ok;
+}
+
 /* Fill e from one <filesystem type='mount'>; false after reporting why not. */
 static bool read_filesystem(struct xml_state *st, const xmlNode *fs, struct export_conf *e)
 {
@@ -96,6 +153,7 @@ static bool read_filesystem(struct xml_state *st, const xmlNode *fs, struct expo
 	const xmlNode *source = first_child(fs, "source");
 	const xmlNode *target = first_child(fs, "target");
 	const xmlNode *readonly = first_child(fs, "readonly");
+	const xmlNode *idmap = first_child(fs, "idmap");
 	char *dir;
 	int v, errors = st->errors;
 
@@ -140,6 +198,8 @@ static bool read_filesystem(struct xml_state *st, const xmlNode *fs, struct expo
 		e->readonly = true;
 		e->key_line[EXPORT_KEY_READONLY] = (int)xmlGetLineNo(readonly);
 	}
+	if (idmap)
+		read_idmap(st, idmap, e);
 	return st->errors == errors;
 }
 

@@ -435,6 +435,12 @@ int config_validate(const struct ninepd_config *cfg, FILE *err)
 }
 
 /* Each limit that is set, followed by its burst. */
+static void print_xattrmap(FILE *out, const char *text)
+{
+	if (text)
+		fprintf(out, "xattrmap = %s\n", text);
+}
+
 static void print_throttle(FILE *out, const struct throttle_conf *t)
 {
 	for (int l = 0; l < THROTTLE_LIMITS; l++) {
@@ -500,6 +506,9 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 			fprintf(out, "squash_gid = %lld\n", (long long)e->squash_gid);
 		if (e->remap_state)
 			fprintf(out, "remap_state = %s\n", e->remap_state);
+		idmap_print(&e->uid_map, "translate_uid", out);
+		idmap_print(&e->gid_map, "translate_gid", out);
+		print_xattrmap(out, e->xattrmap);
 		print_throttle(out, &e->throttle);
 	}
 }

@@ -663,11 +663,11 @@ static void mapped_clear_setid(int fd)
 }
 
 ssize_t be_write(const struct export *e, int fd, const void *buf, size_t count, uint64_t off,
-		 uid_t guest_uid)
+		 bool guest_root)
 {
 	if (off > INT64_MAX)
 		return -EINVAL;
-	if (export_mapped(e) && guest_uid != 0)
+	if (export_mapped(e) && !guest_root)
 		mapped_clear_setid(fd);
 	ssize_t n = pwrite(fd, buf, count, (off_t)off);
 	return n < 0 ? -errno : n;
@@ -728,6 +728,49 @@ static const char *guest_xattr_name(const struct export *e, const char *name)
 	return name;
 }
 
+/* POSIX ACL values (the kernel's posix_acl_xattr layout: a 4-byte version,
+ * then 8-byte entries of tag, permissions and id) name users and groups:
+ * under an export's id maps those ids cross like any other.  to_host: a
+ * refused id is -EPERM; to the guest: an id the maps do not give back
+ * shows as 65534. */
+#define ACL_ENTRY_USER 0x02
+#define ACL_ENTRY_GROUP 0x08
+static bool is_acl_name(const char *name)
+{
+	return !strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT);
+}
+
+static int acl_ids(const struct export *e, const char *name, void *value, size_t size,
+		   bool to_host)
+{
+	if (!export_maps_ids(e) || !is_acl_name(name))
+		return 0;
+	if (size < 4 || (size - 4) % 8)
+		return to_host ? -EINVAL : 0; /* the kernel's own check, earlier */
+	for (unsigned char *p = (unsigned char *)value + 4; p < (unsigned char *)value + size;
+	     p += 8) {
+		uint16_t tag;
+		uint32_t id, out;
+		memcpy(&tag, p, 2);
+		memcpy(&id, p + 4, 4);
+		tag = le16toh(tag);
+		id = le32toh(id);
+		if (tag != ACL_ENTRY_USER && tag != ACL_ENTRY_GROUP)
+			continue;
+		bool user = tag == ACL_ENTRY_USER;
+		if (to_host) {
+			int rc = user ? export_uid_to_host(e, id, &out) : export_gid_to_host(e, id, &out);
+			if (rc)
+				return rc;
+		} else {
+			out = user ? export_uid_to_guest(e, id) : export_gid_to_guest(e, id);
+		}
+		out = htole32(out);
+		memcpy(p + 4, &out, 4);
+	}
+	return 0;
+}
+
 ssize_t be_xattr_get(const struct export *e, int fd, const char *name, void *buf, size_t size)
 {
 	char hbuf[BE_NAME_BUF + 16];
@@ -737,7 +780,11 @@ ssize_t be_xattr_get(const struct export *e, int fd, const char *name, void *buf
 	char proc[32];
 	proc_path(fd, proc);
 	ssize_t n = getxattr(proc, host, buf, size);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	if (buf)
+		acl_ids(e, name, buf, (size_t)n, false);
+	return n;
 }
 
 ssize_t be_xattr_list(const struct export *e, int fd, char *buf, size_t size)
@@ -778,7 +825,19 @@ int be_xattr_set(const struct export *e, int fd, const char *name, const void *v
 		return -EACCES;
 	char proc[32];
 	proc_path(fd, proc);
-	int rc = size == 0 && (flags & XATTR_REPLACE) ? removexattr(proc, host)
-						       : setxattr(proc, host, value, size, flags);
-	return rc ? -errno : 0;
+	if (size == 0 && (flags & XATTR_REPLACE))
+		return removexattr(proc, host) ? -errno : 0;
+	void *copy = NULL;
+	int rc = 0;
+	if (export_maps_ids(e) && is_acl_name(name)) {
+		if (!(copy = malloc(size ? size : 1)))
+			return -ENOMEM;
+		memcpy(copy, value, size);
+		rc = acl_ids(e, name, copy, size, true);
+		value = copy;
+	}
+	if (!rc && setxattr(proc, host, value, size, flags))
+		rc = -errno;
+	free(copy);
+	return rc;
 }

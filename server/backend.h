@@ -124,11 +124,11 @@ int be_utimes(const struct export *e, int fd, uint32_t host_mode, const struct t
 /* ---- data ---- */
 
 ssize_t be_read(int fd, void *buf, size_t count, uint64_t off);
-/* Writes; under mapped-xattr a writer that is not root (guest_uid) clears
+/* Writes; under mapped-xattr a writer that is not the guest's root clears
  * the stored set-user-ID bit, and set-group-ID when group-exec is set, as
  * the kernel does for a host file. */
 ssize_t be_write(const struct export *e, int fd, const void *buf, size_t count, uint64_t off,
-		 uid_t guest_uid);
+		 bool guest_root);
 int be_fsync(int fd, bool datasync);
 /* One getdents64 into buf; 0 at the end. */
 ssize_t be_getdents(int fd, void *buf, size_t len);

@@ -145,6 +145,7 @@ static uint64_t caps_of(enum cred_caps c)
 {
 	switch (c) {
 	case CRED_CAPS_ROOT: return CAPS_ROOT;
+	case CRED_CAPS_MAPPED_ROOT: return CAPS_ROOT & ~CAP_BIT(CAP_MKNOD);
 	case CRED_CAPS_CLIENT: return CAPS_CLIENT;
 	case CRED_CAPS_DAEMON: return daemon_uid == 0 ? CAPS_ROOT : 0;
 	case CRED_CAPS_REOPEN: return CAP_BIT(CAP_DAC_READ_SEARCH);

@@ -16,6 +16,11 @@
  *   CRED_CAPS_ROOT    a client as uid 0: the file-system capabilities the
  *                     kernel gives root (chown, dac_override,
  *                     dac_read_search, fowner, fsetid, mknod);
+ *   CRED_CAPS_MAPPED_ROOT  a guest root that an export's uid map makes
+ *                     another host user, over a file whose owner and group
+ *                     the maps cover (a user namespace's rule): root's set
+ *                     without mknod, so no device node reaches the host;
+ *                     over any other file it holds CRED_CAPS_CLIENT;
  *   CRED_CAPS_CLIENT  any other client: dac_override and dac_read_search
  *                     only (the guest decided access), so ownership checks
  *                     and set-id clearing are the host kernel's;
@@ -41,12 +46,22 @@ enum cred_caps {
 	CRED_CAPS_ROOT,
 	CRED_CAPS_DAEMON,
 	CRED_CAPS_REOPEN,  /* cap_dac_read_search: open_by_handle_at */
+	CRED_CAPS_MAPPED_ROOT,
 };
 
 struct cred {
 	uid_t uid;
 	gid_t gid;
 	enum cred_caps caps;
+};
+
+/* Who what a request creates belongs to on the host (the export's maps and
+ * squash applied), and whether the guest asked as root (mapped-xattr
+ * clears set-id bits on writes by anyone else, as the kernel would). */
+struct owner {
+	uid_t uid;
+	gid_t gid;
+	bool guest_root;
 };
 
 /* An attached user: the uid the client named and the gid its requests use

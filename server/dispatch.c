@@ -83,6 +83,8 @@ struct contract {
 	uint8_t gid;
 	uint16_t gid_off;
 	uint8_t after;
+	bool reply_ids;     /* the reply carries host ids (Rgetattr): they are
+			     * given back in the guest's ids */
 	uint8_t throttle;   /* THROTTLE_READ + 1 or THROTTLE_WRITE + 1: counts
 			     * against the export's limits (0: never throttled) */
 	int (*loop)(struct req *r); /* NULL: OP_WORK */
@@ -118,7 +120,7 @@ struct contract {
 	X(TREADLINK, .name = "readlink", .fid = {FID(treadlink.fid, NEED_SYMLINK)},          \
 	  .identity = AS_CLIENT, .work = op_readlink)                                        \
 	X(TGETATTR, .name = "getattr", .fid = {FID(tgetattr.fid, NEED_FILE)},                \
-	  .identity = AS_CLIENT, .work = op_getattr)                                         \
+	  .identity = AS_CLIENT, .reply_ids = true, .work = op_getattr)                      \
 	X(TSETATTR, .name = "setattr", .fid = {FID(tsetattr.fid, NEED_FILE)},                \
 	  .modifies = MOD_ALWAYS, .identity = AS_CLIENT, .gid = GID_SETATTR,                 \
 	  .work = op_setattr)                                                                \
@@ -204,6 +206,11 @@ static uint32_t msg_u32(const struct req *r, uint16_t off)
 	uint32_t v;
 	memcpy(&v, (const char *)&r->in + off, sizeof v);
 	return v;
+}
+
+static void msg_set_u32(struct req *r, uint16_t off, uint32_t v)
+{
+	memcpy((char *)&r->in + off, &v, sizeof v);
 }
 
 /* 0, or the errno for a fid that is not what the row needs. */
@@ -431,6 +438,54 @@ static int fid_reopen_if(struct fid *f)
 	return f ? fid_reopen(f) : 0;
 }
 
+/* The ids a request names, turned into the export's host ids in place
+ * (config/idmap.h), so that the handlers and the backend only ever see host
+ * ids: the group of a creation, the new owner and group of a chown.
+ * -EPERM for an id the maps refuse. */
+static int ids_to_host(struct req *r, const struct contract *k, const struct export *e)
+{
+	gid_t gid;
+	uid_t uid;
+	int rc = 0;
+	if (k->gid == GID_FIELD) {
+		rc = export_gid_to_host(e, msg_u32(r, k->gid_off), &gid);
+		if (!rc)
+			msg_set_u32(r, k->gid_off, gid);
+	} else if (k->gid == GID_SETATTR) {
+		__typeof__(r->in.u.tsetattr) *a = &r->in.u.tsetattr;
+		if (a->valid & NP_SETATTR_UID)
+			rc = export_uid_to_host(e, a->uid, &uid);
+		if (!rc && (a->valid & NP_SETATTR_UID))
+			a->uid = uid;
+		if (!rc && (a->valid & NP_SETATTR_GID))
+			rc = export_gid_to_host(e, a->gid, &gid);
+		if (!rc && (a->valid & NP_SETATTR_GID))
+			a->gid = gid;
+	}
+	return rc;
+}
+
+/* The host ids of a reply, in the guest's ids (65534 for one the maps do
+ * not give back). */
+static void ids_to_guest(struct req *r, const struct export *e)
+{
+	struct np_attr *a = &r->out.u.rgetattr;
+	a->uid = export_uid_to_guest(e, a->uid);
+	a->gid = export_gid_to_guest(e, a->gid);
+}
+
+/* A guest root that the maps make another host user holds root's file
+ * capabilities only over files whose owner and group the maps cover, as
+ * root in a user namespace does: never over a host file it sees as 65534. */
+static void confine_mapped_root(struct req *r, const struct fid *f)
+{
+	struct stat st;
+	if (r->cred.caps != CRED_CAPS_MAPPED_ROOT)
+		return;
+	if (!f || be_stat_host(f->pathfd, &st) || !export_owner_mapped(f->exp, st.st_uid, st.st_gid))
+		r->cred.caps = CRED_CAPS_CLIENT;
+}
+
 /* Enters the credentials the row says the request runs with. */
 static int enter_identity(struct req *r, const struct contract *k)
 {
@@ -445,9 +500,15 @@ static int enter_identity(struct req *r, const struct contract *k)
 		if (rc)
 			return rc;
 	}
+	int rc = ids_to_host(r, k, f->exp);
+	if (rc)
+		return rc;
 	gid_t gid = 0;
 	bool given = request_gid(r, k, f, &gid);
-	export_cred(f->exp, f->user, gid, given, &r->cred);
+	rc = export_identity(f->exp, f->user, gid, given, &r->cred, &r->owner);
+	if (rc)
+		return rc;
+	confine_mapped_root(r, k->identity == AS_ATTACHER ? NULL : f);
 	return r->cred.caps == CRED_CAPS_DAEMON ? creds_enter_daemon() : creds_enter(&r->cred);
 }
 
@@ -461,6 +522,8 @@ void dispatch_work(struct req *r)
 	if (!rc)
 		rc = enter_identity(r, k);
 	r->err = rc ? rc : k->work(r);
+	if (!r->err && k->reply_ids)
+		ids_to_guest(r, r->fid->exp);
 }
 
 int dispatch_done(struct req *r)

@@ -165,6 +165,8 @@ bool export_conf_same(const struct export_conf *a, const struct export_conf *b)
 	       a->multidevs == b->multidevs && a->security_model == b->security_model &&
 	       a->readonly == b->readonly && a->squash_uid == b->squash_uid &&
 	       a->squash_gid == b->squash_gid && str_eq(a->remap_state, b->remap_state) &&
+	       idmap_equal(&a->uid_map, &b->uid_map) && idmap_equal(&a->gid_map, &b->gid_map) &&
+	       str_eq(a->xattrmap, b->xattrmap) &&
 	       !memcmp(&a->throttle, &b->throttle, sizeof a->throttle);
 }
 
@@ -205,34 +207,75 @@ bool export_is_root(const struct export *e, const struct stat *st)
 	return st->st_dev == e->root_dev && st->st_ino == e->root_ino;
 }
 
-void export_cred(const struct export *e, const struct user *u, gid_t gid, bool gid_given,
-		 struct cred *out)
+int export_uid_to_host(const struct export *e, uint32_t guest, uid_t *host)
+{
+	uint32_t id;
+	int rc = idmap_to_host(&e->conf->uid_map, guest, &id);
+	*host = (uid_t)id;
+	return rc;
+}
+
+int export_gid_to_host(const struct export *e, uint32_t guest, gid_t *host)
+{
+	uint32_t id;
+	int rc = idmap_to_host(&e->conf->gid_map, guest, &id);
+	*host = (gid_t)id;
+	return rc;
+}
+
+uint32_t export_uid_to_guest(const struct export *e, uid_t host)
+{
+	return idmap_to_guest(&e->conf->uid_map, host);
+}
+
+uint32_t export_gid_to_guest(const struct export *e, gid_t host)
+{
+	return idmap_to_guest(&e->conf->gid_map, host);
+}
+
+bool export_maps_ids(const struct export *e)
+{
+	return idmap_active(&e->conf->uid_map) || idmap_active(&e->conf->gid_map);
+}
+
+bool export_owner_mapped(const struct export *e, uid_t uid, gid_t gid)
+{
+	return idmap_host_mapped(&e->conf->uid_map, uid) && idmap_host_mapped(&e->conf->gid_map, gid);
+}
+
+int export_identity(const struct export *e, const struct user *u, gid_t gid, bool gid_given,
+		    struct cred *cred, struct owner *owner)
 {
 	enum security_model m = e->conf->security_model;
+	uid_t uid;
+	/* A refused uid is refused under every model: a map is a wall.  The
+	 * user's own gid (used when the request names none) only decides
+	 * which set-group-ID bits a write clears: one the map refuses
+	 * becomes the overflow group, which owns nothing. */
+	int rc = export_uid_to_host(e, u->uid, &uid);
+	if (rc)
+		return rc;
+	if (!gid_given && export_gid_to_host(e, u->gid, &gid))
+		gid = IDMAP_OVERFLOW_ID;
+	*owner = (struct owner){uid, gid, u->uid == 0};
+	if (e->has_squash)
+		*owner = (struct owner){e->squash_uid, e->squash_gid, false};
 	if (m == SECMODEL_MAPPED_XATTR || (m == SECMODEL_NONE && !e->has_squash)) {
-		out->caps = CRED_CAPS_DAEMON;
-		out->uid = (uid_t)-1; /* creds_enter_daemon fills them */
-		out->gid = (gid_t)-1;
+		cred->caps = CRED_CAPS_DAEMON;
+		cred->uid = (uid_t)-1; /* creds_enter_daemon fills them */
+		cred->gid = (gid_t)-1;
 	} else if (e->has_squash) {
-		out->uid = e->squash_uid;
-		out->gid = e->squash_gid;
-		out->caps = CRED_CAPS_NONE;
+		cred->uid = e->squash_uid;
+		cred->gid = e->squash_gid;
+		cred->caps = CRED_CAPS_NONE;
 	} else {
-		out->uid = u->uid;
-		out->gid = gid_given ? gid : u->gid;
-		out->caps = u->uid == 0 ? CRED_CAPS_ROOT : CRED_CAPS_CLIENT;
+		cred->uid = uid;
+		cred->gid = gid;
+		cred->caps = u->uid != 0 ? CRED_CAPS_CLIENT
+			     : uid == 0  ? CRED_CAPS_ROOT
+					 : CRED_CAPS_MAPPED_ROOT;
 	}
-}
-
-uid_t export_owner_uid(const struct export *e, const struct user *u)
-{
-	return e->has_squash ? e->squash_uid : u->uid;
-}
-
-gid_t export_owner_gid(const struct export *e, const struct user *u, gid_t requested)
-{
-	(void)u;
-	return e->has_squash ? e->squash_gid : requested;
+	return 0;
 }
 
 static uint8_t qid_type(mode_t mode)

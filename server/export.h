@@ -61,17 +61,29 @@ void export_log_stats(struct export *e);
 bool export_mapped(const struct export *e); /* security_model=mapped-xattr */
 bool export_is_root(const struct export *e, const struct stat *st);
 
-/* The identity a request of user u runs as on the host, when it names gid
- * (creations, chown; gid_given false: u's own gid):
- *   passthrough  u's uid and that gid, root or client capabilities;
+/* The export's id maps (translate_uid, translate_gid; config/idmap.h):
+ * a guest id to the host's (0, or -EPERM when the map refuses it) and a
+ * host id to the guest's (65534 when the map has none for it).  Without a
+ * map, an id crosses unchanged. */
+int export_uid_to_host(const struct export *e, uint32_t guest, uid_t *host);
+int export_gid_to_host(const struct export *e, uint32_t guest, gid_t *host);
+uint32_t export_uid_to_guest(const struct export *e, uid_t host);
+uint32_t export_gid_to_guest(const struct export *e, gid_t host);
+/* True when the export has a uid or a gid map. */
+bool export_maps_ids(const struct export *e);
+/* True when the maps give a file of this host owner and group guest ids
+ * (always, without maps). */
+bool export_owner_mapped(const struct export *e, uid_t uid, gid_t gid);
+
+/* The identity a request of user u runs as on the host, and the owner of
+ * what it creates, when it names host gid (creations, chown, already
+ * translated; gid_given false: u's own gid):
+ *   passthrough  u's uid (mapped) and that gid, root or client capabilities;
  *   squash ids   the squash user, no capabilities (any model but mapped);
- *   mapped, none the daemon. */
-void export_cred(const struct export *e, const struct user *u, gid_t gid, bool gid_given,
-		 struct cred *out);
-/* The owner recorded for what u creates (mapped-xattr keeps it in an
- * xattr; passthrough gets it from the fsuid and fsgid). */
-uid_t export_owner_uid(const struct export *e, const struct user *u);
-gid_t export_owner_gid(const struct export *e, const struct user *u, gid_t requested);
+ *   mapped, none the daemon.
+ * -EPERM when the maps refuse u's uid. */
+int export_identity(const struct export *e, const struct user *u, gid_t gid, bool gid_given,
+		    struct cred *cred, struct owner *owner);
 
 /* Loop thread: makes sure the export has a descriptor on mount mount_id,
  * opening one from fd (an O_PATH descriptor of a directory or regular file

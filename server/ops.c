@@ -165,8 +165,8 @@ int op_lcreate(struct req *r)
 	int flags = be_open_flags(r->in.u.tlcreate.flags);
 	bool created;
 	int fd = be_create(e, dir->pathfd, name, flags, r->in.u.tlcreate.flags & NP_DOTL_EXCL,
-			   r->in.u.tlcreate.mode, export_owner_uid(e, dir->user),
-			   export_owner_gid(e, dir->user, r->in.u.tlcreate.gid), &created);
+			   r->in.u.tlcreate.mode, r->owner.uid,
+			   r->owner.gid, &created);
 	if (fd < 0)
 		return fd;
 	f->fd = fd;
@@ -252,7 +252,7 @@ int op_write(struct req *r)
 		return rc;
 	}
 	ssize_t n = be_write(f->exp, f->fd, r->in.u.twrite.data, count, off,
-			     export_owner_uid(f->exp, f->user));
+			     r->owner.guest_root);
 	if (n < 0)
 		return (int)n;
 	r->out.u.rwrite.count = (uint32_t)n;
@@ -541,8 +541,8 @@ int op_symlink(struct req *r)
 		return -ENAMETOOLONG;
 	memcpy(target, t->s, t->len);
 	target[t->len] = '\0';
-	rc = be_symlink(dir->exp, dir->pathfd, name, target, export_owner_uid(dir->exp, dir->user),
-			export_owner_gid(dir->exp, dir->user, r->in.u.tsymlink.gid));
+	rc = be_symlink(dir->exp, dir->pathfd, name, target, r->owner.uid,
+			r->owner.gid);
 	return rc ? rc : created_qid(r, name, &r->out.u.rsymlink.qid);
 }
 
@@ -555,8 +555,8 @@ int op_mknod(struct req *r)
 		return rc;
 	rc = be_mknod(dir->exp, dir->pathfd, name, r->in.u.tmknod.mode,
 		      makedev(r->in.u.tmknod.major, r->in.u.tmknod.minor),
-		      export_owner_uid(dir->exp, dir->user),
-		      export_owner_gid(dir->exp, dir->user, r->in.u.tmknod.gid));
+		      r->owner.uid,
+		      r->owner.gid);
 	return rc ? rc : created_qid(r, name, &r->out.u.rmknod.qid);
 }
 
@@ -568,8 +568,8 @@ int op_mkdir(struct req *r)
 	if (rc)
 		return rc;
 	rc = be_mkdir(dir->exp, dir->pathfd, name, r->in.u.tmkdir.mode,
-		      export_owner_uid(dir->exp, dir->user),
-		      export_owner_gid(dir->exp, dir->user, r->in.u.tmkdir.gid));
+		      r->owner.uid,
+		      r->owner.gid);
 	return rc ? rc : created_qid(r, name, &r->out.u.rmkdir.qid);
 }
 

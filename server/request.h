@@ -48,6 +48,7 @@ struct req {
 	struct fid *newfid;  /* created by walk/xattrwalk, installed when done */
 	int open_fd;         /* Tlopen's new descriptor, installed when done */
 	struct cred cred;    /* the credentials its work runs with */
+	struct owner owner;  /* whose its creations are (dispatch.c fills both) */
 	uint64_t lock_retry_at; /* uv_now() time of the next Tlock try */
 	uint32_t lock_wait_ms;
 	uint32_t charge;     /* bytes counted against the connection's limit */

@@ -324,7 +324,7 @@ Test(check_config, unknown_key_names_file_line_key_and_accepted_keys)
 		   conf);
 	expect_err(&r,
 		   "%s:6: [export a] unknown key 'colour' (accepted: path, multidevs, "
-		   "security_model, readonly, squash_uid, squash_gid, remap_state, bps_limit, "
+		   "security_model, readonly, squash_uid, squash_gid, remap_state, translate_uid, translate_gid, xattrmap, bps_limit, "
 		   "bps_read_limit, bps_write_limit, iops_limit, iops_read_limit, iops_write_limit, "
 		   "bps_burst, bps_read_burst, bps_write_burst, iops_burst, iops_read_burst, "
 		   "iops_write_burst)\n",

@@ -381,7 +381,7 @@ static int parse_spec(const char *s)
 /* Every key of an [export NAME] section but path, in the order of the
  * "(accepted: ...)" lists. */
 #define SPEC_KEYS                                                                                 \
-	"multidevs, security_model, readonly, squash_uid, squash_gid, remap_state, bps_limit, "    \
+	"multidevs, security_model, readonly, squash_uid, squash_gid, remap_state, translate_uid, translate_gid, xattrmap, bps_limit, "    \
 	"bps_read_limit, bps_write_limit, iops_limit, iops_read_limit, iops_write_limit, "         \
 	"bps_burst, bps_read_burst, bps_write_burst, iops_burst, iops_read_burst, "                \
 	"iops_write_burst"
@@ -585,6 +585,56 @@ Test(config, file_export_section_fills_an_export_with_key_lines)
 	cr_expect_eq(e->origin.line, 2);
 	cr_expect_eq(e->key_line[EXPORT_KEY_PATH], 3);
 	cr_expect_eq(e->key_line[EXPORT_KEY_REMAP_STATE], 9);
+}
+
+Test(config, file_translate_keys_repeat_and_each_rule_keeps_its_line)
+{
+	cr_assert_eq(parse_conf("[export data]\n"
+				"path = /srv/data\n"
+				"translate_uid = map:1000:101000:1\n"
+				"translate_gid = map:1000:101000:1\n"
+				"translate_uid = forbid-guest:0:1000 squash-host:0:65534:1\n"),
+		     0, "%s", captured(&err));
+	const struct export_conf *e = &cfg.exports[0];
+	cr_assert_eq(e->uid_map.n, 3);
+	cr_expect_eq(e->uid_map.rules[0].kind, IDMAP_MAP);
+	cr_expect_eq(e->uid_map.rules[0].line, 3);
+	cr_expect_eq(e->uid_map.rules[2].kind, IDMAP_SQUASH_HOST);
+	cr_expect_eq(e->uid_map.rules[2].line, 5);
+	cr_assert_eq(e->gid_map.n, 1);
+	cr_expect_eq(e->gid_map.rules[0].to, 101000);
+}
+
+Test(config, file_overlapping_translate_rules_name_both_lines)
+{
+	conf_fails("[export data]\n"
+		   "path = /srv/data\n"
+		   "translate_uid = map:0:100000:65536\n"
+		   "\n"
+		   "translate_uid = host:100005:0:1\n",
+		   5,
+		   "[export data] translate_uid: 'host:100005:0:1' overlaps 'map:0:100000:65536' "
+		   "(line 3) in host ids (accepted: rules whose host ids are disjoint)");
+}
+
+Test(config, file_malformed_translate_rule_is_an_error)
+{
+	conf_fails("[export data]\npath = /srv\ntranslate_gid = map:0:100000\n", 3,
+		   "[export data] translate_gid: malformed rule 'map:0:100000' (accepted: "
+		   "map:GUEST:HOST:COUNT, guest:GUEST:HOST:COUNT, host:HOST:GUEST:COUNT, "
+		   "squash-guest:GUEST:HOST:COUNT, squash-host:HOST:GUEST:COUNT, "
+		   "forbid-guest:GUEST:COUNT, each a decimal number)");
+}
+
+Test(config, spec_translate_uid_may_repeat_and_xattrmap_keeps_its_text)
+{
+	cr_assert_eq(parse_spec("/srv,translate_uid=map:1000:101000:1,translate_uid=forbid-guest:"
+				"0:1,translate_gid=map:1000:101000:1,xattrmap=:ok:all:::"),
+		     0, "%s", spec_err);
+	cr_expect_eq(spec.uid_map.n, 2);
+	cr_expect_eq(spec.gid_map.n, 1);
+	cr_expect_str_eq(spec.xattrmap, ":ok:all:::");
+	export_conf_free(&spec);
 }
 
 Test(config, file_export_name_may_hold_spaces_and_exceed_inih_section_limit)
@@ -898,6 +948,58 @@ static void expect_xml_output(int line, const char *message)
 	cr_assert_neq(asprintf(&want, "%s:%d: %s\n", xml_path, line, message), -1);
 	cr_expect_str_eq(captured(&err), want);
 	free(want);
+}
+
+Test(config, xml_idmap_of_a_real_domain_becomes_map_rules_and_virtiofs_stays_out)
+{
+	const char *path = TEST_DATA "/idmap-domain.xml";
+
+	cr_assert_eq(config_parse_libvirt_xml(&cfg, path, err.f), 0, "%s", captured(&err));
+	cr_assert_eq(cfg.nexports, 2, "the virtiofs filesystem is not a 9p share");
+	const struct export_conf *web = &cfg.exports[0], *home = &cfg.exports[1];
+	cr_expect_str_eq(web->name, "web");
+	cr_assert_eq(web->uid_map.n, 1);
+	cr_expect_eq(web->uid_map.rules[0].kind, IDMAP_MAP);
+	cr_expect_eq(web->uid_map.rules[0].from, 0);
+	cr_expect_eq(web->uid_map.rules[0].to, 100000);
+	cr_expect_eq(web->uid_map.rules[0].count, 65536);
+	cr_expect_eq(web->uid_map.rules[0].line, 13);
+	cr_assert_eq(web->gid_map.n, 1);
+	cr_expect_eq(web->gid_map.rules[0].to, 100000);
+	cr_expect_str_eq(home->name, "home");
+	cr_expect(home->readonly);
+	cr_expect_eq(home->security_model, SECMODEL_MAPPED_XATTR);
+	cr_expect_eq(home->uid_map.n, 2);
+	cr_expect_eq(home->gid_map.n, 1);
+	uint32_t host = 0;
+	cr_expect_eq(idmap_to_host(&home->uid_map, 1000, &host), 0);
+	cr_expect_eq(host, 101000);
+	cr_expect_eq(idmap_to_host(&home->uid_map, 5, &host), -EPERM);
+	cr_expect(strstr(captured(&err), "skipping <filesystem> with <driver type='virtiofs'/>"));
+}
+
+Test(config, xml_overlapping_idmap_entries_are_refused_with_their_line)
+{
+	cr_expect_eq(parse_xml("<domain><devices>\n"
+			       "<filesystem type='mount'><idmap>\n"
+			       "<uid start='0' target='1000' count='10'/>\n"
+			       "<uid start='5' target='5000' count='1'/>\n"
+			       "<gid start='x' target='1' count='1'/>\n"
+			       "</idmap><source dir='/srv'/><target dir='t'/></filesystem>\n"
+			       "</devices></domain>\n"),
+		     -EINVAL);
+	char *want;
+	cr_assert_neq(asprintf(&want,
+			       "%s:4: <idmap> <uid>: 'map:5:5000:1' overlaps 'map:0:1000:10' "
+			       "(line 3) in guest ids (accepted: rules whose guest ids are "
+			       "disjoint)\n"
+			       "%s:5: <gid start='x'>: 'x' is not a number (accepted: "
+			       "0..4294967295)\n",
+			       xml_path, xml_path),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
+	cr_expect_eq(cfg.nexports, 0);
 }
 
 Test(config, xml_unknown_multidevs_is_refused_like_libvirt)
@@ -2669,7 +2771,17 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "path = " TEST_DATA "/..\n"
 			 "multidevs = forbid\n"
 			 "security_model = passthrough\n"
-			 "readonly = no\n");
+			 "readonly = no\n"
+			 "translate_uid = map:0:100000:65534\n"
+			 "#   guest 0..65533 <-> host 100000..165533\n"
+			 "translate_uid = forbid-guest:65534:1\n"
+			 "#   guest 65534..65534 refused (EPERM)\n"
+			 "translate_uid = map:65535:165535:1\n"
+			 "#   guest 65535..65535 <-> host 165535..165535\n"
+			 "#   other guest ids refused (EPERM); other host ids shown as 65534\n"
+			 "translate_gid = map:0:100000:65536\n"
+			 "#   guest 0..65535 <-> host 100000..165535\n"
+			 "#   other guest ids refused (EPERM); other host ids shown as 65534\n");
 }
 
 Test(config, check_flag_on_bad_file_prints_errors_and_fails)
