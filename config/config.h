@@ -299,6 +299,10 @@ int config_resolve_paths(struct ninepd_config *cfg, FILE *err);
  */
 int config_validate(const struct ninepd_config *cfg, FILE *err);
 
+/* True when an export's xattrmap may store guest names under trusted.*:
+ * the daemon then keeps CAP_SYS_ADMIN permitted (server/privs.h). */
+bool config_needs_trusted_xattrs(const struct ninepd_config *cfg);
+
 /* Print the effective configuration in the config file's syntax. */
 void config_print(const struct ninepd_config *cfg, FILE *out);
 

@@ -10,6 +10,9 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "config/xattrmap.h"
+
+static int check_xattrmap(const struct export_conf *e, FILE *err);
 #include "remap/state.h"
 
 /* "FILE:LINE: [export NAME] KEY: ", or "command line: -e NAME: KEY: ". */
@@ -254,6 +257,7 @@ static int check_exports(const struct ninepd_config *cfg, FILE *err)
 		bad += check_squash(e, EXPORT_KEY_SQUASH_GID, e->squash_gid, err);
 		bad += check_remap_state(cfg, e, err);
 		bad += check_throttle(e, err);
+		bad += check_xattrmap(e, err);
 	}
 	return bad;
 }
@@ -435,10 +439,51 @@ int config_validate(const struct ninepd_config *cfg, FILE *err)
 }
 
 /* Each limit that is set, followed by its burst. */
+/* The rules as written, then as understood (map expanded), as comments. */
 static void print_xattrmap(FILE *out, const char *text)
 {
-	if (text)
-		fprintf(out, "xattrmap = %s\n", text);
+	struct xattrmap *m = NULL;
+
+	if (!text)
+		return;
+	fprintf(out, "xattrmap = %s\n", text);
+	if (xattrmap_parse(text, &m, NULL, 0) == 0) {
+		fputs("#   rules, first match wins; a name no rule matches is refused:\n", out);
+		xattrmap_print(m, out, "#   ");
+	}
+	xattrmap_free(m);
+}
+
+static int check_xattrmap(const struct export_conf *e, FILE *err)
+{
+	struct xattrmap *m = NULL;
+	char msg[512];
+	int rc;
+
+	if (!e->xattrmap)
+		return 0;
+	rc = xattrmap_parse(e->xattrmap, &m, msg, sizeof(msg));
+	xattrmap_free(m);
+	if (rc == 0)
+		return 0;
+	export_error_prefix(err, e, EXPORT_KEY_XATTRMAP);
+	fprintf(err, "%s\n", rc == -ENOMEM ? "out of memory" : msg);
+	return 1;
+}
+
+bool config_needs_trusted_xattrs(const struct ninepd_config *cfg)
+{
+	bool trusted = false;
+
+	for (size_t i = 0; i < cfg->nexports && !trusted; i++) {
+		struct xattrmap *m = NULL;
+
+		if (cfg->exports[i].xattrmap &&
+		    xattrmap_parse(cfg->exports[i].xattrmap, &m, NULL, 0) == 0)
+			trusted = xattrmap_may_rename_into(m, "trusted.");
+		xattrmap_free(m);
+	}
+	return trusted;
 }
 
 static void print_throttle(FILE *out, const struct throttle_conf *t)

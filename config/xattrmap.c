@@ -414,3 +414,20 @@ size_t xattrmap_max_growth(const struct xattrmap *m)
 	}
 	return most;
 }
+
+bool xattrmap_may_rename_into(const struct xattrmap *m, const char *ns)
+{
+	size_t nslen = strlen(ns);
+
+	for (size_t i = 0; m && i < m->n; i++) {
+		const struct rule *r = &m->rules[i];
+
+		if (r->type != RULE_PREFIX || !(r->scope & SCOPE_CLIENT) || !r->prependlen)
+			continue;
+		/* The new name is prepend + the guest's name: in ns when
+		 * prepend starts with ns, or may be when ns starts with it. */
+		if (!strncmp(r->prepend, ns, r->prependlen < nslen ? r->prependlen : nslen))
+			return true;
+	}
+	return false;
+}

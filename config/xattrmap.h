@@ -68,6 +68,7 @@
 #ifndef NINEPD_CONFIG_XATTRMAP_H
 #define NINEPD_CONFIG_XATTRMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -117,5 +118,10 @@ void xattrmap_print(const struct xattrmap *m, FILE *out, const char *indent);
 /* The most bytes xattrmap_to_host() may add to a name (the longest prepend
  * of a prefix rule that applies to guest names); 0 if it never adds any. */
 size_t xattrmap_max_growth(const struct xattrmap *m);
+
+/* True when a prefix rule may give a guest's name a new name in the
+ * namespace ns ("trusted."): the daemon then keeps what writing there
+ * takes.  NULL m: false. */
+bool xattrmap_may_rename_into(const struct xattrmap *m, const char *ns);
 
 #endif

@@ -696,36 +696,108 @@ int be_lock(int fd, bool set, struct flock *fl)
 
 /* ---- xattrs ---- */
 
-/* The host name of a guest xattr name: under mapped-xattr the guest's
- * POSIX ACLs live in user.virtfs.system.posix_acl_* (QEMU's names), and
- * user.virtfs.* itself does not exist for the guest (NULL). */
-static const char *host_xattr_name(const struct export *e, const char *name, char *buf,
-				   size_t cap)
+/* A guest's xattr name on its way to the host (host_xattr_name). */
+struct xname {
+	const char *host;
+	bool privileged; /* the xattrmap renamed it into trusted.*: the call
+			  * runs with CAP_SYS_ADMIN (creds.h) */
+	char mapped[XATTR_NAME_MAX + 1];
+	char acl[sizeof VIRTFS + XATTR_NAME_MAX];
+};
+
+static bool is_acl_name(const char *name)
 {
-	if (!export_mapped(e))
-		return name;
-	if (!strncmp(name, VIRTFS, strlen(VIRTFS)))
-		return NULL;
-	if (!strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT)) {
-		snprintf(buf, cap, VIRTFS "%s", name);
-		return buf;
-	}
-	return name;
+	return !strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT);
 }
 
-/* The guest's name for a host xattr name, NULL if the guest does not see it. */
-static const char *guest_xattr_name(const struct export *e, const char *name)
+static bool is_trusted(const char *name)
 {
-	if (!export_mapped(e))
-		return name;
-	if (!strncmp(name, VIRTFS, strlen(VIRTFS))) {
-		const char *rest = name + strlen(VIRTFS);
-		return !strcmp(rest, ACL_ACCESS) || !strcmp(rest, ACL_DEFAULT) ? rest : NULL;
+	return !strncmp(name, "trusted.", 8);
+}
+
+/*
+ * The host name of a guest xattr name, in two steps, each one rule set
+ * (docs/security.md, "xattr names"):
+ *   1. the export's xattrmap renames the guest's name or refuses it
+ *      (-EPERM, -ENOTSUP; -ERANGE past XATTR_NAME_MAX);
+ *   2. under mapped-xattr the guest's POSIX ACLs live in
+ *      user.virtfs.system.posix_acl_* (QEMU's names), and user.virtfs.*
+ *      itself is the daemon's own storage, which no guest name reaches
+ *      (-ENODATA).
+ * Only a name the map renamed into trusted.* runs privileged; a trusted.*
+ * name the guest wrote itself stays the host's.
+ */
+static int host_xattr_name(const struct export *e, const char *name, struct xname *x)
+{
+	const char *n = name;
+	x->privileged = false;
+	if (e->xattrmap) {
+		int rc = xattrmap_to_host(e->xattrmap, name, x->mapped, sizeof x->mapped);
+		if (rc)
+			return rc;
+		n = x->mapped;
+		x->privileged = is_trusted(n) && strcmp(n, name);
 	}
-	/* The host's own ACLs are the daemon's permissions, not the guest's. */
-	if (!strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT))
-		return NULL;
-	return name;
+	if (export_mapped(e)) {
+		if (!strncmp(n, VIRTFS, strlen(VIRTFS)))
+			return -ENODATA;
+		if (is_acl_name(n)) {
+			snprintf(x->acl, sizeof x->acl, VIRTFS "%s", n);
+			n = x->acl;
+		}
+	}
+	x->host = n;
+	return 0;
+}
+
+/*
+ * The guest's name for a host name from listxattr, written over it in
+ * place (never longer); false when the guest does not see it.  The steps
+ * of host_xattr_name() backwards: mapped-xattr's names first, then the
+ * xattrmap.  privileged: the list was read with CAP_SYS_ADMIN, so it holds
+ * every trusted.* name, of which the guest sees only those the map renamed.
+ */
+static bool guest_xattr_name(const struct export *e, char *name, bool privileged)
+{
+	const char *n = name;
+	if (export_mapped(e)) {
+		if (!strncmp(n, VIRTFS, strlen(VIRTFS))) {
+			n += strlen(VIRTFS);
+			if (!is_acl_name(n))
+				return false;
+		} else if (is_acl_name(n)) {
+			/* The host's own ACLs are the daemon's permissions. */
+			return false;
+		}
+	}
+	if (privileged && is_trusted(n) && !e->xattrmap)
+		return false;
+	if (e->xattrmap) {
+		bool was_trusted = is_trusted(n);
+		if (xattrmap_to_guest(e->xattrmap, n, name, strlen(n) + 1) != 1)
+			return false;
+		if (privileged && was_trusted && is_trusted(name))
+			return false; /* not renamed: the host's own */
+		return true;
+	}
+	memmove(name, n, strlen(n) + 1);
+	return true;
+}
+
+/* CAP_SYS_ADMIN around one xattr call on a name the map made trusted.*;
+ * raise_if() fails with -EPERM when the daemon does not keep it. */
+static int raise_if(bool privileged)
+{
+	return privileged ? creds_raise_sys_admin() : 0;
+}
+
+static void lower_if(bool privileged)
+{
+	if (privileged) {
+		int saved = errno;
+		creds_lower_sys_admin();
+		errno = saved;
+	}
 }
 
 /* POSIX ACL values (the kernel's posix_acl_xattr layout: a 4-byte version,
@@ -735,11 +807,6 @@ static const char *guest_xattr_name(const struct export *e, const char *name)
  * shows as 65534. */
 #define ACL_ENTRY_USER 0x02
 #define ACL_ENTRY_GROUP 0x08
-static bool is_acl_name(const char *name)
-{
-	return !strcmp(name, ACL_ACCESS) || !strcmp(name, ACL_DEFAULT);
-}
-
 static int acl_ids(const struct export *e, const char *name, void *value, size_t size,
 		   bool to_host)
 {
@@ -773,13 +840,16 @@ static int acl_ids(const struct export *e, const char *name, void *value, size_t
 
 ssize_t be_xattr_get(const struct export *e, int fd, const char *name, void *buf, size_t size)
 {
-	char hbuf[BE_NAME_BUF + 16];
-	const char *host = host_xattr_name(e, name, hbuf, sizeof hbuf);
-	if (!host)
-		return -ENODATA;
+	struct xname x;
+	int rc = host_xattr_name(e, name, &x);
+	if (rc)
+		return rc;
 	char proc[32];
 	proc_path(fd, proc);
-	ssize_t n = getxattr(proc, host, buf, size);
+	if (raise_if(x.privileged))
+		return -EPERM;
+	ssize_t n = getxattr(proc, x.host, buf, size);
+	lower_if(x.privileged);
 	if (n < 0)
 		return -errno;
 	if (buf)
@@ -791,7 +861,12 @@ ssize_t be_xattr_list(const struct export *e, int fd, char *buf, size_t size)
 {
 	char proc[32];
 	proc_path(fd, proc);
+	/* Names the map put in trusted.* are listed only with CAP_SYS_ADMIN. */
+	bool privileged = e->xattrmap && xattrmap_may_rename_into(e->xattrmap, "trusted.");
+	if (privileged && raise_if(privileged))
+		privileged = false; /* not kept: the list holds no trusted.* */
 	ssize_t n = listxattr(proc, buf, size);
+	lower_if(privileged);
 	if (n < 0)
 		return -errno;
 	if (!buf)
@@ -799,10 +874,11 @@ ssize_t be_xattr_list(const struct export *e, int fd, char *buf, size_t size)
 	size_t out = 0;
 	for (size_t pos = 0; pos < (size_t)n;) {
 		size_t len = strnlen(buf + pos, (size_t)n - pos) + 1;
-		const char *g = guest_xattr_name(e, buf + pos);
-		if (g) {
-			size_t glen = strlen(g) + 1;
-			memmove(buf + out, g, glen);
+		char *name = buf + pos;
+		name[len - 1] = '\0';
+		if (guest_xattr_name(e, name, privileged)) {
+			size_t glen = strlen(name) + 1;
+			memmove(buf + out, name, glen);
 			out += glen;
 		}
 		pos += len;
@@ -812,32 +888,40 @@ ssize_t be_xattr_list(const struct export *e, int fd, char *buf, size_t size)
 
 int be_xattr_settable(const struct export *e, const char *name)
 {
-	char hbuf[BE_NAME_BUF + 16];
-	return host_xattr_name(e, name, hbuf, sizeof hbuf) ? 0 : -EACCES;
+	struct xname x;
+	int rc = host_xattr_name(e, name, &x);
+	return rc == -ENODATA ? -EACCES : rc;
 }
 
 int be_xattr_set(const struct export *e, int fd, const char *name, const void *value,
 		 size_t size, int flags)
 {
-	char hbuf[BE_NAME_BUF + 16];
-	const char *host = host_xattr_name(e, name, hbuf, sizeof hbuf);
-	if (!host)
-		return -EACCES;
+	struct xname x;
+	int rc = host_xattr_name(e, name, &x);
+	if (rc)
+		return rc == -ENODATA ? -EACCES : rc;
 	char proc[32];
 	proc_path(fd, proc);
-	if (size == 0 && (flags & XATTR_REPLACE))
-		return removexattr(proc, host) ? -errno : 0;
+	if (raise_if(x.privileged))
+		return -EPERM;
+	if (size == 0 && (flags & XATTR_REPLACE)) {
+		rc = removexattr(proc, x.host) ? -errno : 0;
+		lower_if(x.privileged);
+		return rc;
+	}
 	void *copy = NULL;
-	int rc = 0;
 	if (export_maps_ids(e) && is_acl_name(name)) {
-		if (!(copy = malloc(size ? size : 1)))
+		if (!(copy = malloc(size ? size : 1))) {
+			lower_if(x.privileged);
 			return -ENOMEM;
+		}
 		memcpy(copy, value, size);
 		rc = acl_ids(e, name, copy, size, true);
 		value = copy;
 	}
-	if (!rc && setxattr(proc, host, value, size, flags))
+	if (!rc && setxattr(proc, x.host, value, size, flags))
 		rc = -errno;
+	lower_if(x.privileged);
 	free(copy);
 	return rc;
 }

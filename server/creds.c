@@ -230,6 +230,21 @@ int creds_enter(const struct cred *c)
 	return 0;
 }
 
+int creds_raise_sys_admin(void)
+{
+	if (!(permitted & CAP_BIT(CAP_SYS_ADMIN)) || !thread_valid)
+		return -EPERM;
+	return caps_set_effective(thread_caps | CAP_BIT(CAP_SYS_ADMIN)) ? -EPERM : 0;
+}
+
+void creds_lower_sys_admin(void)
+{
+	/* Failing here would leave the thread more than it should hold:
+	 * forget the thread's state so the next creds_enter sets it whole. */
+	if (caps_set_effective(thread_caps))
+		thread_valid = false;
+}
+
 int creds_enter_reopen(void)
 {
 	struct cred self = {.uid = daemon_uid, .gid = daemon_gid, .caps = CRED_CAPS_REOPEN};

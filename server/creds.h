@@ -96,6 +96,13 @@ bool creds_switching(void);
  * the effective capability set, each only when it differs from what the
  * thread has.  0 or -EPERM. */
 int creds_enter(const struct cred *c);
+/* CAP_SYS_ADMIN in the calling thread's effective set for one xattr call
+ * on a trusted.* name an export's xattrmap gave a guest's name (backend.c),
+ * on top of the request's credentials: 0, or -EPERM when the daemon does
+ * not keep it permitted (privs.h).  creds_lower_sys_admin() takes it
+ * away again; nothing else may run between the two. */
+int creds_raise_sys_admin(void);
+void creds_lower_sys_admin(void);
 /* The daemon's own identity. */
 int creds_enter_daemon(void);
 /* The daemon's identity with cap_dac_read_search only: reopening a fid's

@@ -63,6 +63,15 @@ static int export_open(struct export *e, const struct export_conf *conf)
 		e->remap = remap_new(conf->multidevs, st.st_dev);
 	if (!e->remap)
 		return -ENOMEM;
+	if (conf->xattrmap) {
+		char msg[512];
+		int rc = xattrmap_parse(conf->xattrmap, &e->xattrmap, msg, sizeof msg);
+		if (rc) {
+			log_error("export '%s': xattrmap refused: %s", conf->name,
+				  rc == -ENOMEM ? "out of memory" : msg);
+			return rc;
+		}
+	}
 	if (throttle_init(&e->throttle, &conf->throttle)) {
 		log_error("export '%s': throttling limits refused", conf->name);
 		return -EINVAL;
@@ -87,6 +96,7 @@ void export_free(struct export *e)
 		close(e->rootfd);
 	free(e->realpath);
 	remap_free(e->remap);
+	xattrmap_free(e->xattrmap);
 	cfg_snapshot_unref(e->snap);
 	for (size_t i = 0; i < e->nmounts; i++)
 		close(e->mounts[i].fd);

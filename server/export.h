@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config/config.h"
+#include "config/xattrmap.h"
 #include "proto/9p.h"
 #include "remap/remap.h"
 #include "server/creds.h"
@@ -29,6 +30,8 @@ struct export {
 	dev_t root_dev;
 	ino_t root_ino;
 	struct remap *remap; /* the multidevs policy engine */
+	struct xattrmap *xattrmap; /* conf->xattrmap parsed; NULL: names cross
+				    * unchanged */
 	bool has_squash;
 	uid_t squash_uid;    /* squash_uid/squash_gid, 65534 when one is unset */
 	gid_t squash_gid;

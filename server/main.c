@@ -303,7 +303,9 @@ int main(int argc, char **argv)
 	 * here on only the capabilities requests need are kept, as the user
 	 * configured or as root. */
 	char err[256];
-	if (cfg.user ? privs_drop(cfg.user, err, sizeof err) : privs_restrict(err, sizeof err)) {
+	bool trusted = config_needs_trusted_xattrs(&cfg);
+	if (cfg.user ? privs_drop(cfg.user, trusted, err, sizeof err)
+		     : privs_restrict(trusted, err, sizeof err)) {
 		log_error(cfg.user ? "cannot switch to user %s: %s" : "cannot drop capabilities%s: %s",
 			  cfg.user ? cfg.user : "", err);
 		server_free(&srv);

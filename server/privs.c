@@ -13,7 +13,10 @@
  *
  * Left out on purpose:
  *   CAP_SYS_ADMIN  would give trusted.* and security.* xattrs to guest
- *                  root, and is half of root besides;
+ *                  root, and is half of root besides; kept permitted (never
+ *                  effective) only when an export's xattrmap stores guest
+ *                  names under trusted.*, for the backend to raise around
+ *                  exactly those xattr calls;
  *   CAP_SETFCAP    would let requests write security.capability, that is
  *                  plant file capabilities for the host to honour;
  *   CAP_SETPCAP    only needed here, to empty the bounding set;
@@ -86,6 +89,21 @@ static int kept_index(unsigned cap)
 	return -1;
 }
 
+/* CAP_SYS_ADMIN is kept (permitted, never effective but for the one
+ * system call) only when an export's xattrmap stores guest names under
+ * trusted.*: the backend raises it around those xattr calls alone. */
+static bool keeps(unsigned cap, bool trusted_xattrs)
+{
+	return kept_index(cap) >= 0 || (trusted_xattrs && cap == CAP_SYS_ADMIN);
+}
+
+static int keep_sys_admin(bool trusted_xattrs, int sets, char *err, size_t errlen)
+{
+	if (trusted_xattrs && capng_update(CAPNG_ADD, sets, CAP_SYS_ADMIN))
+		return fail(err, errlen, -EINVAL, "capng_update(sys_admin) failed");
+	return 0;
+}
+
 static const char *cap_name(unsigned cap)
 {
 	const char *n = capng_capability_to_name(cap);
@@ -128,7 +146,7 @@ static const char *change_id_step(int rc)
  * CAP_SETPCAP, to empty the bounding set) permitted, so that one a
  * service manager withheld is named rather than reported as capset's
  * EPERM. */
-static int may_change_caps(char *err, size_t errlen)
+static int may_change_caps(bool trusted_xattrs, char *err, size_t errlen)
 {
 	int threads = thread_count();
 	if (threads < 0)
@@ -139,8 +157,10 @@ static int may_change_caps(char *err, size_t errlen)
 			    threads);
 	if (capng_get_caps_process())
 		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
-	for (size_t i = 0; i <= NKEPT; i++) {
-		unsigned cap = i < NKEPT ? kept[i].cap : CAP_SETPCAP;
+	for (size_t i = 0; i <= NKEPT + 1; i++) {
+		unsigned cap = i < NKEPT ? kept[i].cap : i == NKEPT ? CAP_SETPCAP : CAP_SYS_ADMIN;
+		if (cap == CAP_SYS_ADMIN && !trusted_xattrs)
+			continue;
 		if (!capng_have_capability(CAPNG_PERMITTED, cap))
 			return fail(err, errlen, -EPERM,
 				    "capability %s is not permitted to ninepd (is it missing from "
@@ -151,7 +171,7 @@ static int may_change_caps(char *err, size_t errlen)
 }
 
 /* Reads back everything privs_drop() set: trust, but verify. */
-static int privs_check(uid_t uid, gid_t gid, char *err, size_t errlen)
+static int privs_check(uid_t uid, gid_t gid, bool trusted_xattrs, char *err, size_t errlen)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
@@ -181,7 +201,7 @@ static int privs_check(uid_t uid, gid_t gid, char *err, size_t errlen)
 		if (bound < 0)
 			break;
 		int k = kept_index(cap);
-		bool want_p = k >= 0, want_e = k >= 0 && kept[k].effective;
+		bool want_p = keeps(cap, trusted_xattrs), want_e = k >= 0 && kept[k].effective;
 		if (bound || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 0)
 			return fail(err, errlen, -EPERM, "capability %s is still in the %s set",
 				    cap_name(cap), bound ? "bounding" : "ambient");
@@ -201,7 +221,7 @@ static int privs_check(uid_t uid, gid_t gid, char *err, size_t errlen)
 	return 0;
 }
 
-int privs_drop(const char *user, char *err, size_t errlen)
+int privs_drop(const char *user, bool trusted_xattrs, char *err, size_t errlen)
 {
 	if (!user)
 		return 0;
@@ -215,11 +235,14 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	int rc = config_lookup_user(user, &uid, &gid, msg, sizeof msg);
 	if (rc)
 		return fail(err, errlen, rc, "%s", msg);
-	rc = may_change_caps(err, errlen);
+	rc = may_change_caps(trusted_xattrs, err, errlen);
 	if (rc)
 		return rc;
 
 	capng_clear(CAPNG_SELECT_BOTH);
+	rc = keep_sys_admin(trusted_xattrs, CAPNG_PERMITTED, err, errlen);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < NKEPT; i++)
 		if (capng_update(CAPNG_ADD, kept[i].effective ? CAPNG_PERMITTED | CAPNG_EFFECTIVE
 							      : CAPNG_PERMITTED,
@@ -240,24 +263,28 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	 * file-capability program must not give back what was dropped. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return fail(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	rc = privs_check(uid, gid, err, errlen);
+	rc = privs_check(uid, gid, trusted_xattrs, err, errlen);
 	if (rc)
 		return rc;
 	log_info("running as user %s (uid %u, gid %u, no supplementary groups); capabilities "
 		 "kept: setuid, setgid, and for requests as uid 0 chown, dac_override, "
-		 "dac_read_search, fowner, fsetid, mknod",
-		 user, (unsigned)uid, (unsigned)gid);
+		 "dac_read_search, fowner, fsetid, mknod%s",
+		 user, (unsigned)uid, (unsigned)gid,
+		 trusted_xattrs ? "; sys_admin for an xattrmap's trusted.* names only" : "");
 	return 0;
 }
 
-int privs_restrict(char *err, size_t errlen)
+int privs_restrict(bool trusted_xattrs, char *err, size_t errlen)
 {
 	if (geteuid() != 0)
 		return 0;
-	int rc = may_change_caps(err, errlen);
+	int rc = may_change_caps(trusted_xattrs, err, errlen);
 	if (rc)
 		return rc;
 	capng_clear(CAPNG_SELECT_BOTH);
+	rc = keep_sys_admin(trusted_xattrs, CAPNG_PERMITTED | CAPNG_BOUNDING_SET, err, errlen);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < NKEPT; i++)
 		if (capng_update(CAPNG_ADD, CAPNG_PERMITTED | CAPNG_EFFECTIVE | CAPNG_BOUNDING_SET,
 				 kept[i].cap))
@@ -279,7 +306,7 @@ int privs_restrict(char *err, size_t errlen)
 		int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 		if (bound < 0)
 			break;
-		bool want = kept_index(cap) >= 0;
+		bool want = keeps(cap, trusted_xattrs);
 		if (bound != want || capng_have_capability(CAPNG_PERMITTED, cap) != want ||
 		    capng_have_capability(CAPNG_INHERITABLE, cap))
 			return fail(err, errlen, -EPERM,
@@ -287,6 +314,7 @@ int privs_restrict(char *err, size_t errlen)
 				    cap_name(cap), bound, capng_have_capability(CAPNG_PERMITTED, cap));
 	}
 	log_info("running as root with the capabilities passthrough needs only: setuid, setgid, "
-		 "chown, dac_override, dac_read_search, fowner, fsetid, mknod");
+		 "chown, dac_override, dac_read_search, fowner, fsetid, mknod%s",
+		 trusted_xattrs ? "; sys_admin for an xattrmap's trusted.* names only" : "");
 	return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef NINEPD_SERVER_PRIVS_H
 #define NINEPD_SERVER_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -28,8 +29,12 @@
  *     (creds_set_root_mode), which geteuid() != 0 would otherwise turn off.
  * Returns 0, or -errno with a one-line reason in err.  After a failure the
  * process may be half-changed: the caller must exit.
+ *
+ * trusted_xattrs: also keep CAP_SYS_ADMIN permitted (not effective), for
+ * an xattrmap that stores guest names under trusted.* (backend.c raises it
+ * around those xattr calls only).
  */
-int privs_drop(const char *user, char *err, size_t errlen);
+int privs_drop(const char *user, bool trusted_xattrs, char *err, size_t errlen);
 
 /*
  * Without -u: when the process runs as root with a single thread, keeps
@@ -39,6 +44,6 @@ int privs_drop(const char *user, char *err, size_t errlen);
  * ambient sets and sets no_new_privs, and reads it back.  Not root: does
  * nothing.  0, or -errno with a reason in err (the caller must exit).
  */
-int privs_restrict(char *err, size_t errlen);
+int privs_restrict(bool trusted_xattrs, char *err, size_t errlen);
 
 #endif

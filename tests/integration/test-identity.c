@@ -15,6 +15,7 @@
  * Needs root: the daemon switches fsuid, the tests chown files to other
  * users, read trusted.* xattrs and set POSIX ACLs on the host. */
 #include <criterion/criterion.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -541,6 +542,7 @@ Test(passthrough, squashed_root_cannot_read_a_root_only_file_and_creates_as_the_
 #define ACL_USER_OBJ 0x01
 #define ACL_USER 0x02
 #define ACL_GROUP_OBJ 0x04
+#define ACL_GROUP 0x08
 #define ACL_MASK 0x10
 #define ACL_OTHER 0x20
 #define ACL_UNDEFINED_ID 0xffffffffu
@@ -790,4 +792,286 @@ Test(mapped, mapped_write_by_root_keeps_stored_setuid)
 {
 	uint32_t m = mapped_write_as(0, S_IFREG | 06755);
 	cr_expect_eq(m, S_IFREG | 06755, "user.virtfs.mode %o after root wrote", m);
+}
+
+/* ========================================================================= */
+/* Id maps (translate_uid, translate_gid): guest 0 is host 100000, guest     */
+/* 1000..1009 host 101000..101009; guest 3000..3009 are forbidden; every     */
+/* other id is refused one way and shown as 65534 the other.                 */
+/* ========================================================================= */
+
+#define MAPS                                                                                  \
+	",translate_uid=map:0:100000:1 map:1000:101000:10 forbid-guest:3000:10"              \
+	",translate_gid=map:0:100000:1 map:1000:101000:10"
+#define HOST_ROOT 100000
+#define HOST_UID 101000
+
+TestSuite(idmap, .fini = finish, .timeout = 60);
+
+static struct np_attr guest_attr(struct np_client *c, const char *path)
+{
+	uint32_t f = walk(c, path);
+	struct np_attr a;
+	int err = np_getattr(c, f, NP_GETATTR_BASIC, &a);
+	cr_assert_eq(err, 0, "getattr %s: %s", path, strerror(-err));
+	np_clunk(c, f);
+	return a;
+}
+
+Test(idmap, uid_1000_creates_files_of_host_101000_and_sees_them_as_1000)
+{
+	start(MAPS, NULL);
+	struct np_client *user = attach(UID);
+	uint32_t d = walk(user, "");
+	cr_assert_eq(np_lcreate(user, d, "file", NP_DOTL_RDWR, 0644, GID, NULL, NULL), 0);
+	cr_assert_eq(np_mkdir(user, 1, "dir", 0755, GID + 1, NULL), 0);
+	cr_assert_eq(np_symlink(user, 1, "link", "file", GID, NULL), 0);
+	const struct {
+		const char *rel;
+		gid_t guest_gid;
+	} made[] = {{"file", GID}, {"dir", GID + 1}, {"link", GID}};
+	for (size_t i = 0; i < 3; i++) {
+		struct stat st = host_stat(made[i].rel);
+		cr_expect_eq(st.st_uid, HOST_UID, "%s: host uid %u", made[i].rel, st.st_uid);
+		cr_expect_eq(st.st_gid, HOST_UID + made[i].guest_gid - GID, "%s: host gid %u",
+			     made[i].rel, st.st_gid);
+		struct np_attr a = guest_attr(user, made[i].rel);
+		cr_expect_eq(a.uid, UID, "%s: the guest sees uid %u", made[i].rel, a.uid);
+		cr_expect_eq(a.gid, made[i].guest_gid, "%s: the guest sees gid %u", made[i].rel,
+			     a.gid);
+	}
+}
+
+Test(idmap, chown_inside_the_range_works_and_outside_it_is_eperm)
+{
+	start(MAPS, NULL);
+	host_file("f", "x", 0644, HOST_UID, HOST_UID);
+	struct np_client *root = attach(0);
+	struct np_setattr in = {.valid = NP_SETATTR_UID | NP_SETATTR_GID, .uid = 1005, .gid = 1007};
+	cr_expect_eq(setattr(root, "f", &in), 0, "guest root chowning to mapped ids");
+	struct stat st = host_stat("f");
+	cr_expect_eq(st.st_uid, HOST_UID + 5);
+	cr_expect_eq(st.st_gid, HOST_UID + 7);
+	struct np_setattr out = {.valid = NP_SETATTR_UID, .uid = 5000};
+	cr_expect_eq(setattr(root, "f", &out), -EPERM, "chown to unmapped uid 5000");
+	struct np_setattr outg = {.valid = NP_SETATTR_GID, .gid = 1010};
+	cr_expect_eq(setattr(root, "f", &outg), -EPERM, "chgrp to unmapped gid 1010");
+	st = host_stat("f");
+	cr_expect_eq(st.st_uid, HOST_UID + 5, "a refused chown changed the owner");
+	cr_expect_eq(st.st_gid, HOST_UID + 7);
+}
+
+Test(idmap, forbidden_and_unmapped_guest_ids_are_refused)
+{
+	start(MAPS, NULL);
+	const uint32_t refused[] = {3000, 3009, 2500, 65534, 1};
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		struct np_client *c;
+		int err = np_fixture_client(&fx, refused[i], &c, 1);
+		cr_expect_eq(err, -EPERM, "attach as guest uid %u: %s", refused[i], strerror(-err));
+		if (!err)
+			np_client_close(c);
+	}
+	/* A mapped user naming an unmapped group for a new file. */
+	struct np_client *user = attach(UID);
+	uint32_t d = walk(user, "");
+	cr_expect_eq(np_lcreate(user, d, "f", NP_DOTL_RDWR, 0644, 3000, NULL, NULL), -EPERM);
+	cr_expect_eq(np_mkdir(user, 1, "d", 0755, 42, NULL), -EPERM);
+	struct stat st;
+	cr_expect_neq(lstat(HOST("f"), &st), 0, "the refused file exists on the host");
+	cr_expect_neq(lstat(HOST("d"), &st), 0, "the refused directory exists on the host");
+}
+
+Test(idmap, host_files_of_unmapped_ids_show_as_65534)
+{
+	start(MAPS, NULL);
+	host_file("roots", "x", 0644, 0, 0);
+	host_file("other", "x", 0644, 4242, 101005);
+	struct np_client *user = attach(UID);
+	struct np_attr a = guest_attr(user, "roots");
+	cr_expect_eq(a.uid, 65534);
+	cr_expect_eq(a.gid, 65534);
+	a = guest_attr(user, "other");
+	cr_expect_eq(a.uid, 65534);
+	cr_expect_eq(a.gid, 1005, "a mapped group still shows");
+}
+
+Test(idmap, guest_root_has_no_root_powers_over_host_files_it_sees_as_65534)
+{
+	start(MAPS, NULL);
+	host_file("roots", "x", 0755, 0, 0);
+	host_file("mapped", "x", 0755, HOST_UID, HOST_UID);
+	struct np_client *root = attach(0);
+	struct np_setattr suid = {.valid = NP_SETATTR_MODE, .mode = 04755};
+	cr_expect_eq(setattr(root, "roots", &suid), -EPERM, "set-uid on host root's file");
+	cr_expect_eq(host_stat("roots").st_mode & 07777, 0755);
+	struct np_setattr give = {.valid = NP_SETATTR_UID, .uid = 1000};
+	cr_expect_eq(setattr(root, "roots", &give), -EPERM, "taking host root's file");
+	cr_expect_eq(host_stat("roots").st_uid, 0);
+	/* Over a file of a mapped owner it is root. */
+	cr_expect_eq(setattr(root, "mapped", &suid), 0);
+	cr_expect_eq(host_stat("mapped").st_mode & 07777, 04755);
+	/* And it never makes device nodes. */
+	cr_expect_eq(np_mknod(root, 1, "null", S_IFCHR | 0666, 1, 3, 0, NULL), -EPERM);
+}
+
+Test(idmap, mapped_xattr_stores_host_ids_and_shows_guest_ids)
+{
+	start(",security_model=mapped-xattr" MAPS, NULL);
+	struct np_client *user = attach(UID);
+	uint32_t d = walk(user, "");
+	cr_assert_eq(np_lcreate(user, d, "file", NP_DOTL_RDWR, 0640, GID + 2, NULL, NULL), 0);
+	uint8_t b[4];
+	cr_assert_eq(lgetxattr(HOST("file"), "user.virtfs.uid", b, 4), 4);
+	uint32_t uid = b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+	cr_expect_eq(uid, HOST_UID, "stored owner %u", uid);
+	cr_assert_eq(lgetxattr(HOST("file"), "user.virtfs.gid", b, 4), 4);
+	uint32_t gid = b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+	cr_expect_eq(gid, HOST_UID + 2, "stored group %u", gid);
+	struct np_attr a = guest_attr(user, "file");
+	cr_expect_eq(a.uid, UID);
+	cr_expect_eq(a.gid, GID + 2);
+	/* A stored owner outside the map (a file QEMU wrote for guest 1000
+	 * without a map) shows as 65534. */
+	qemu_file("qemu", S_IFREG | 0644);
+	a = guest_attr(user, "qemu");
+	cr_expect_eq(a.uid, 65534);
+}
+
+Test(idmap, acl_entries_cross_the_map_both_ways)
+{
+	start(MAPS, NULL);
+	host_file("f", "x", 0644, HOST_UID, HOST_UID);
+	struct np_client *user = attach(UID);
+	uint32_t f = walk(user, "f");
+	const struct ace e[] = {{ACL_USER_OBJ, 6, ACL_UNDEFINED_ID},
+				{ACL_USER, 4, 1003},
+				{ACL_GROUP_OBJ, 4, ACL_UNDEFINED_ID},
+				{ACL_GROUP, 4, 1004},
+				{ACL_MASK, 4, ACL_UNDEFINED_ID},
+				{ACL_OTHER, 4, ACL_UNDEFINED_ID}};
+	uint8_t blob[128], host[128], back[128];
+	size_t len = acl_blob(blob, e, 6);
+	int err = np_xattr_set(user, f, "system.posix_acl_access", blob, len, 0);
+	cr_assert_eq(err, 0, "setting an ACL naming mapped ids: %s", strerror(-err));
+	ssize_t n = lgetxattr(HOST("f"), "system.posix_acl_access", host, sizeof host);
+	cr_assert_eq(n, (ssize_t)len, "host ACL: %zd", n);
+	uint32_t id;
+	memcpy(&id, host + 4 + 8 + 4, 4);
+	cr_expect_eq(le32toh(id), HOST_UID + 3, "host ACL names user %u", le32toh(id));
+	memcpy(&id, host + 4 + 24 + 4, 4);
+	cr_expect_eq(le32toh(id), HOST_UID + 4, "host ACL names group %u", le32toh(id));
+	int got = np_xattr_get(user, f, "system.posix_acl_access", back, sizeof back);
+	cr_assert_eq(got, (int)len);
+	cr_expect_eq(memcmp(back, blob, len), 0, "the guest reads back other ids than it set");
+
+	const struct ace bad[] = {{ACL_USER_OBJ, 6, ACL_UNDEFINED_ID},
+				  {ACL_USER, 4, 5000},
+				  {ACL_GROUP_OBJ, 4, ACL_UNDEFINED_ID},
+				  {ACL_MASK, 4, ACL_UNDEFINED_ID},
+				  {ACL_OTHER, 4, ACL_UNDEFINED_ID}};
+	len = acl_blob(blob, bad, 5);
+	cr_expect_eq(np_xattr_set(user, f, "system.posix_acl_access", blob, len, 0), -EPERM,
+		     "an ACL naming unmapped uid 5000");
+}
+
+/* ========================================================================= */
+/* xattrmap                                                                   */
+/* ========================================================================= */
+
+TestSuite(xattrmap, .fini = finish, .timeout = 60);
+
+#define SELINUX "security.selinux"
+#define LABEL "system_u:object_r:guest_t:s0"
+
+/* The guest's names of fid f, as one string "a,b,". */
+static void guest_names(struct np_client *c, uint32_t f, char *out, size_t cap)
+{
+	char list[1024];
+	int n = np_xattr_get(c, f, "", list, sizeof list);
+	cr_assert_geq(n, 0, "listing: %s", strerror(-n));
+	out[0] = '\0';
+	for (int pos = 0; pos < n; pos += (int)strlen(list + pos) + 1) {
+		strncat(out, list + pos, cap - strlen(out) - 2);
+		strcat(out, ",");
+	}
+}
+
+Test(xattrmap, guest_selinux_label_lives_in_trusted_ninepd_and_the_host_label_stays_hidden)
+{
+	start(",xattrmap=:map:" SELINUX ":trusted.ninepd.:", NULL);
+	host_file("f", "x", 0644, UID, GID);
+	/* The host's own label, where the host kernel lets root set one. */
+	bool host_label = lsetxattr(HOST("f"), SELINUX, "host_t", 7, 0) == 0;
+	cr_assert_eq(lsetxattr(HOST("f"), "trusted.host", "h", 1, 0), 0);
+	struct np_client *user = attach(UID);
+	uint32_t f = walk(user, "f");
+	cr_assert_eq(np_xattr_set(user, f, SELINUX, LABEL, sizeof LABEL, 0), 0,
+		     "a guest user setting its label");
+	char got[128];
+	ssize_t n = lgetxattr(HOST("f"), "trusted.ninepd." SELINUX, got, sizeof got);
+	cr_expect_eq(n, (ssize_t)sizeof LABEL, "the label on the host: %zd", n);
+	if (host_label) {
+		n = lgetxattr(HOST("f"), SELINUX, got, sizeof got);
+		cr_expect_eq(n, 7, "the host's label was touched");
+		cr_expect_str_eq(got, "host_t");
+	}
+	int g = np_xattr_get(user, f, SELINUX, got, sizeof got);
+	cr_expect_eq(g, (int)sizeof LABEL);
+	cr_expect_str_eq(got, LABEL);
+	char names[512];
+	guest_names(user, f, names, sizeof names);
+	cr_expect_str_eq(names, SELINUX ",", "the guest lists %s", names);
+	/* Names the map does not rename stay the host's: trusted.* itself
+	 * and the map's own prefix are refused. */
+	cr_expect_eq(np_xattr_set(user, f, "trusted.evil", "x", 1, 0), -EPERM);
+	cr_expect_eq(np_xattr_set(user, f, "trusted.ninepd.x", "x", 1, 0), -EPERM);
+	/* Reading one is the kernel's answer without CAP_SYS_ADMIN: none. */
+	cr_expect_eq(np_xattr_get(user, f, "trusted.host", got, sizeof got), -ENODATA);
+}
+
+Test(xattrmap, user_prefix_keeps_every_guest_name_under_user_ninepd)
+{
+	start(",xattrmap=:prefix:all::user.ninepd.: :bad:all:::", NULL);
+	host_file("f", "x", 0644, UID, GID);
+	cr_assert_eq(lsetxattr(HOST("f"), "user.host", "h", 1, 0), 0);
+	struct np_client *user = attach(UID);
+	uint32_t f = walk(user, "f");
+	cr_assert_eq(np_xattr_set(user, f, "user.note", "n", 1, 0), 0);
+	cr_assert_eq(np_xattr_set(user, f, SELINUX, LABEL, sizeof LABEL, 0), 0);
+	char got[128];
+	cr_expect_eq(lgetxattr(HOST("f"), "user.ninepd.user.note", got, sizeof got), 1);
+	cr_expect_eq(lgetxattr(HOST("f"), "user.ninepd." SELINUX, got, sizeof got),
+		     (ssize_t)sizeof LABEL);
+	char names[512];
+	guest_names(user, f, names, sizeof names);
+	cr_expect(strstr(names, "user.note,") && strstr(names, SELINUX ","), "listed: %s", names);
+	cr_expect_null(strstr(names, "user.host"), "the host's own name is listed: %s", names);
+}
+
+Test(xattrmap, mapped_xattr_storage_stays_out_of_reach_of_any_map)
+{
+	start(",security_model=mapped-xattr,xattrmap=:prefix:client:uid:user.virtfs.: :ok:all:::",
+	      NULL);
+	struct np_client *user = attach(UID);
+	uint32_t d = walk(user, "");
+	cr_assert_eq(np_lcreate(user, d, "file", NP_DOTL_RDWR, 0644, GID, NULL, NULL), 0);
+	uint32_t f = walk(user, "file");
+	/* "uid" would become user.virtfs.uid, the stored owner. */
+	cr_expect_eq(np_xattr_set(user, f, "uid", "\0\0\0\0", 4, 0), -EACCES);
+	uint8_t b[4];
+	cr_assert_eq(lgetxattr(HOST("file"), "user.virtfs.uid", b, 4), 4);
+	cr_expect_eq(b[0] | b[1] << 8, UID, "the stored owner changed");
+}
+
+Test(xattrmap, bad_and_unsupported_rules_refuse_with_their_errors)
+{
+	start(",xattrmap=:bad:client:user.secret.:: :unsupported:client:user.old.:: :ok:all:::",
+	      NULL);
+	host_file("f", "x", 0644, UID, GID);
+	struct np_client *user = attach(UID);
+	uint32_t f = walk(user, "f");
+	cr_expect_eq(np_xattr_set(user, f, "user.secret.k", "x", 1, 0), -EPERM);
+	cr_expect_eq(np_xattr_set(user, f, "user.old.k", "x", 1, 0), -EOPNOTSUPP);
+	cr_expect_eq(np_xattr_set(user, f, "user.fine", "x", 1, 0), 0);
 }

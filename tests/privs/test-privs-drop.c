@@ -134,7 +134,7 @@ static int path_fd(const char *name)
 static int drop_to_nobody(void)
 {
 	char err[256] = "";
-	int rc = privs_drop("nobody", err, sizeof err);
+	int rc = privs_drop("nobody", false, err, sizeof err);
 	CHECK(rc == 0, "privs_drop(\"nobody\") = %d: %s", rc, err);
 	creds_init(); /* as main() does after the drop */
 	return 0;
@@ -147,7 +147,7 @@ static int child_without_user(void)
 	char before[256];
 	snprintf(before, sizeof before, "%s", SELF("CapEff"));
 	char err[256] = "";
-	CHECK(privs_drop(NULL, err, sizeof err) == 0, "privs_drop(NULL): %s", err);
+	CHECK(privs_drop(NULL, false, err, sizeof err) == 0, "privs_drop(NULL): %s", err);
 	CHECK(!strcmp(SELF("Uid"), FOUR(0)), "Uid: %s", SELF("Uid"));
 	CHECK(!strcmp(SELF("CapEff"), before), "CapEff %s, was %s", SELF("CapEff"), before);
 	CHECK(!strcmp(SELF("NoNewPrivs"), "0"), "NoNewPrivs: %s", SELF("NoNewPrivs"));
@@ -188,7 +188,7 @@ static int child_numeric_uid(void)
 {
 	char text[16], err[256] = "";
 	snprintf(text, sizeof text, "%u", (unsigned)unnamed);
-	CHECK(privs_drop(text, err, sizeof err) == 0, "privs_drop(\"%s\"): %s", text, err);
+	CHECK(privs_drop(text, false, err, sizeof err) == 0, "privs_drop(\"%s\"): %s", text, err);
 	CHECK(!strcmp(SELF("Uid"), FOUR(unnamed)), "Uid: %s", SELF("Uid"));
 	CHECK(!strcmp(SELF("Gid"), FOUR(unnamed)), "Gid: %s", SELF("Gid"));
 	return 0;
@@ -385,7 +385,7 @@ Test(privs_drop, proc_self_fd_links_work_though_the_process_is_not_dumpable)
 static int expect_refusal(const char *user, int want, const char *what)
 {
 	char err[256] = "";
-	int rc = privs_drop(user, err, sizeof err);
+	int rc = privs_drop(user, false, err, sizeof err);
 	CHECK(rc == want, "privs_drop(\"%s\") = %d (%s), want %d", user, rc, err, want);
 	CHECK(strstr(err, what), "message '%s' does not mention '%s'", err, what);
 	return 0;
