@@ -214,6 +214,10 @@ static void server_reload(struct server *srv)
 	if (!str_eq(ncfg->user, old->user))
 		log_warn("SIGHUP: user = %s takes effect at the next start; the daemon's "
 			 "identity is set once", ncfg->user ? ncfg->user : "(none)");
+	if (config_needs_trusted_xattrs(ncfg) && !config_needs_trusted_xattrs(old))
+		log_warn("SIGHUP: an xattrmap now renames guest names into trusted.*, which "
+			 "takes cap_sys_admin the daemon dropped at start: those names get EPERM "
+			 "until the next start");
 	cfg_snapshot_unref(srv->hub.snap);
 	srv->hub.snap = nsnap;
 	log_set_level(ncfg->log_level);

@@ -2760,6 +2760,11 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "squash_uid = 1000\n"
 			 "squash_gid = 100\n"
 			 "remap_state = " TEST_DATA "/../../good-conf.remap\n"
+			 "xattrmap = :map:security.selinux:trusted.ninepd.:\n"
+			 "#   rules, first match wins; a name no rule matches is refused:\n"
+			 "#   :prefix:all:security.selinux:trusted.ninepd.:\n"
+			 "#   :bad:all:trusted.ninepd.:security.selinux:\n"
+			 "#   :ok:all:::\n"
 			 "bps_limit = 10485760\n"
 			 "bps_burst = 1048576\n"
 			 "iops_read_limit = 100\n"
@@ -2793,6 +2798,24 @@ Test(config, check_flag_on_bad_file_prints_errors_and_fails)
 				   "1..256)\n" TEST_DATA
 				   "/bad.conf:6: [export data] multidevs: unknown value 'foo' "
 				   "(accepted: remap, forbid, warn, default)\n");
+}
+
+Test(config, check_flag_names_the_line_of_a_bad_xattrmap)
+{
+	char *want;
+
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[export x]\npath = .\n\nxattrmap = :ok:all:: :map:a:b:\n");
+	cr_expect_eq(load(NULL, "-n", "-c", conf_path, NULL), -1);
+	cr_assert_neq(asprintf(&want,
+			       "%s:4: [export x] xattrmap: too many fields in rule 1 ':ok:all:: "
+			       ":map:a:b:' (accepted: :type:scope:key:prepend: or "
+			       ":map:key:prepend:, with any one printable character as the "
+			       "separator in place of ':')\n",
+			       conf_path),
+		      -1);
+	cr_expect_str_eq(captured(&err), want);
+	free(want);
 }
 
 Test(config, check_flag_reports_validation_errors_after_a_clean_parse)
