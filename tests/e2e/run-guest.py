@@ -775,6 +775,46 @@ def check_mapped_owner_in_xattrs(run):
     return ok, f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host, {guest[0]}:{guest[1]} in its xattrs"
 
 
+# The id-mapped export of the identity scenario (p9c, aname=idmap): guest
+# ids 0..65535 are host 100000..165535, and the guest's security.selinux
+# lives in trusted.ninepd.security.selinux on the host.
+IDMAP_BASE = 100000
+IDMAP_OPTS = (f"translate_uid=map:0:{IDMAP_BASE}:65536,translate_gid=map:0:{IDMAP_BASE}:65536,"
+              "xattrmap=:map:security.selinux:trusted.ninepd.:")
+IDMAP_HOST_FILE = "host-root-file"      # made by host root: the guest sees 65534
+IDMAP_LABELLED = "host-labelled"        # carries a host security.selinux, where the host allows one
+IDMAP_LABEL_FILE = os.path.join("identity", "labelled")   # guest/identity.sh labels it
+IDMAP_LABEL = "guest_u:object_r:guest_t:s0"
+
+
+def prepare_identity(run):
+    export = run.extra_export["idmap"]
+    for name in (IDMAP_HOST_FILE, IDMAP_LABELLED):
+        with open(os.path.join(export, name), "w") as f:
+            f.write("host\n")
+    try:
+        os.setxattr(os.path.join(export, IDMAP_LABELLED), "security.selinux", b"host_t\0")
+        run.guest_env["E2E_HOST_LABEL"] = "1"
+    except OSError:
+        run.guest_env["E2E_HOST_LABEL"] = ""
+
+
+def check_idmap_host_owner(run):
+    """idmap: what guest user 1000 made belongs to host 101000 (the map's
+    offset), and the file guest root labelled carries the label under
+    trusted.ninepd. while its host security.selinux stays untouched."""
+    export = run.extra_export["idmap"]
+    try:
+        st = os.lstat(os.path.join(export, IDENTITY_FILE))
+        label = os.getxattr(os.path.join(export, IDMAP_LABEL_FILE), "trusted.ninepd.security.selinux")
+    except OSError as e:
+        return False, str(e)
+    want = tuple(IDMAP_BASE + i for i in IDENTITY_OWNER)
+    ok = (st.st_uid, st.st_gid) == want and label == IDMAP_LABEL.encode()
+    return ok, (f"{IDENTITY_FILE} is {st.st_uid}:{st.st_gid} on the host (want {want[0]}:{want[1]}); "
+                f"trusted.ninepd.security.selinux = {label!r}")
+
+
 def check_guest_ran_ninepd_under_test(run):
     """The guest's /bin/ninepd is the binary this run was given, so the
     guest's checks are about it."""
@@ -807,12 +847,14 @@ SCENARIOS = {s.name: s for s in [
              virtfs_tag="p9v", extra_cpio=("fio.cpio",), memory_mb=768, prepare=prepare_fio_bench,
              host_checks=[("fio-bench-summary", summarize_fio_bench), SERVER_RUNNING]),
     Scenario("identity", "credentials as POSIX tests check them, with groups only the guest knows: "
-             "passthrough (p9a) and mapped-xattr (p9b) exports of one server",
-             [Phase("identity.sh", timeout=240)], ports=2, ninepd_only=True,
-             extra_exports=(("mapped", "security_model=mapped-xattr"),),
+             "passthrough (p9a), mapped-xattr (p9b) and id-mapped (p9c) exports of one server",
+             [Phase("identity.sh", timeout=240)], ports=3, ninepd_only=True,
+             extra_exports=(("mapped", "security_model=mapped-xattr"), ("idmap", IDMAP_OPTS)),
+             prepare=prepare_identity,
              host_checks=[("host-knows-no-guest-group", check_host_knows_no_guest_group),
                           ("passthrough/host-owner-is-the-guest-user", check_passthrough_real_owner),
                           ("mapped/guest-owner-kept-in-xattrs", check_mapped_owner_in_xattrs),
+                          ("idmap/host-owner-and-label-follow-the-maps", check_idmap_host_owner),
                           SERVER_RUNNING]),
     Scenario("vsock-loopback", "in the guest: ninepd on vsock, mount.ninepd vsock:1:PORT with no relay, "
              "core suite, locks, the errors, the allow list, socket activation",

@@ -1,6 +1,9 @@
 # Scenario "identity": what a POSIX test suite checks about credentials,
 # through both security models of one server: p9a is its passthrough
-# export, p9b (aname=mapped) its mapped-xattr export, both cache=none.
+# export, p9b (aname=mapped) its mapped-xattr export, and p9c (aname=idmap)
+# a passthrough export whose ids are mapped (guest 0..65535 are host
+# 100000..165535) and whose security.selinux goes to trusted.ninepd.*, all
+# cache=none.  The whole suite runs on each: a map must keep every answer.
 #
 # User A (1000) is in groups 2000 and 2001 only here, in the guest: the
 # host has no such membership (run-guest.py checks that), and 9P cannot
@@ -163,6 +166,43 @@ identity_suite() {
 	check chmod-of-others-file-eperm t_chmod_of_others_file
 }
 
+# ---- the id-mapped export only
+
+LABEL=guest_u:object_r:guest_t:s0
+
+# A host file of host root: its owner has no guest id.
+t_unmapped_host_owner_is_65534() {
+	expect "stat" "$(e2e-tool stat /mnt/idmap/host-root-file)" "644 65534:65534 5"
+}
+
+# ls -ln agrees with stat: the guest's own ids, never the host's.
+t_ls_shows_guest_ids() {
+	local line
+	line=$(ls -ln "$D/created-by-user" | tr -s ' ' | cut -d' ' -f3,4)
+	expect "ls -ln" "$line" "$UA $UA"
+}
+
+# Guest root labels a file; the label reads back and is the only name
+# listed, while the host keeps its own (hidden) label apart.
+t_selinux_label_through_the_xattrmap() {
+	local f="$D/labelled"
+	: >"$f" || return 1
+	expect "set" "$(e2e-tool xattr set "$f" security.selinux "$LABEL")" ok || return 1
+	expect "get" "$(e2e-tool xattr get "$f" security.selinux)" "$LABEL" || return 1
+	expect "list" "$(e2e-tool xattr list "$f")" security.selinux || return 1
+	if [ -n "$E2E_HOST_LABEL" ]; then
+		expect "the host's label" "$(e2e-tool xattr get /mnt/idmap/host-labelled security.selinux)" \
+			"error: No data available" || return 1
+	fi
+	echo "$LABEL"
+}
+
+# trusted.* the guest names itself is not the map's: refused.
+t_trusted_name_of_the_guest_refused() {
+	expect "set trusted.evil" "$(e2e-tool xattr set "$D/labelled" trusted.evil x)" \
+		"error: Operation not permitted"
+}
+
 mount_or_abort p9a /mnt/passthrough cache=none
 mount_or_abort p9b /mnt/mapped cache=none,aname=mapped
 
@@ -170,5 +210,12 @@ CHECK_PREFIX=passthrough/
 identity_suite /mnt/passthrough
 CHECK_PREFIX=mapped/
 identity_suite /mnt/mapped
+mount_or_abort p9c /mnt/idmap cache=none,aname=idmap
+CHECK_PREFIX=idmap/
+identity_suite /mnt/idmap
+check unmapped-host-owner-is-65534 t_unmapped_host_owner_is_65534
+check ls-shows-guest-ids t_ls_shows_guest_ids
+check selinux-label-through-the-xattrmap t_selinux_label_through_the_xattrmap
+check trusted-name-of-the-guest-refused t_trusted_name_of_the_guest_refused
 
 unmount_all
