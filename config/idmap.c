@@ -148,8 +148,8 @@ static bool parse_u32(const char *s, size_t len, uint32_t *out)
 static int parse_rule(const char *s, size_t len, int line, struct idmap_rule *r, char *msg,
 		      size_t msglen)
 {
-	const char *field[5];
-	size_t flen[5], n = 0;
+	const char *field[5] = {0};
+	size_t flen[5] = {0}, n = 0;
 
 	for (const char *p = s, *end = s + len; n < 5;) {
 		const char *colon = memchr(p, ':', (size_t)(end - p));

@@ -2723,11 +2723,15 @@ Test(config, print_says_when_no_user_is_set)
 Test(config, example_config_in_docs_parses_without_errors)
 {
 	cr_assert_eq(config_parse_file(&cfg, EXAMPLE_CONF, err.f), 0, "%s", captured(&err));
-	cr_assert_eq(cfg.nexports, 2);
+	cr_assert_eq(cfg.nexports, 3);
 	cr_expect_str_eq(cfg.exports[0].name, "data");
 	cr_expect_eq(cfg.exports[0].multidevs, MULTIDEVS_REMAP);
 	cr_expect_str_eq(cfg.exports[1].name, "media");
 	cr_expect(cfg.exports[1].readonly);
+	cr_expect_str_eq(cfg.exports[2].name, "container");
+	cr_expect_eq(cfg.exports[2].uid_map.n, 1);
+	cr_expect_eq(cfg.exports[2].gid_map.n, 1);
+	cr_expect_str_eq(cfg.exports[2].xattrmap, ":map:security.selinux:trusted.ninepd.:");
 }
 
 Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)

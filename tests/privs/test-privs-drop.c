@@ -203,7 +203,7 @@ Test(privs_drop, to_a_uid_without_passwd_entry_takes_the_same_number_as_gid)
 
 /* ---- per-request credentials after the drop ----------------------------- */
 
-/* The credentials export_cred() gives a passthrough client as uid 0 and as
+/* The credentials export_identity() gives a passthrough client as uid 0 and as
  * uid 1000, and a squashed export's. */
 static const struct cred root_user = {.uid = 0, .gid = 0, .caps = CRED_CAPS_ROOT};
 static const struct cred user_1000 = {.uid = 1000, .gid = 1000, .caps = CRED_CAPS_CLIENT};
@@ -467,4 +467,48 @@ static int child_withheld_mknod(void)
 Test(privs_drop, refuses_when_a_kept_capability_was_withheld_naming_it)
 {
 	in_child(child_withheld_mknod);
+}
+
+/* ---- cap_sys_admin for an xattrmap into trusted.* ---------------------- */
+
+/* An xattrmap into trusted.*: cap_sys_admin permitted, never effective,
+ * and creds raise it for one call only. */
+static int child_trusted_xattrs(void)
+{
+	char err[256] = "";
+	CHECK(privs_drop("nobody", true, err, sizeof err) == 0, "privs_drop: %s", err);
+	creds_init();
+	uint64_t sys_admin = 1ull << CAP_SYS_ADMIN;
+	CHECK(!strcmp(SELF("CapPrm"), HEX(FS_CAPS | SWITCH_CAPS | sys_admin)), "CapPrm %s",
+	      SELF("CapPrm"));
+	CHECK(!strcmp(SELF("CapEff"), HEX(SWITCH_CAPS)), "CapEff %s", SELF("CapEff"));
+	struct cred user = {.uid = 1000, .gid = 1000, .caps = CRED_CAPS_CLIENT};
+	CHECK(creds_enter(&user) == 0, "creds_enter");
+	CHECK(creds_raise_sys_admin() == 0, "raising cap_sys_admin");
+	CHECK(!strcmp(SELF("CapEff"), HEX(CLIENT_CAPS | SWITCH_CAPS | sys_admin)), "raised: %s",
+	      SELF("CapEff"));
+	creds_lower_sys_admin();
+	CHECK(!strcmp(SELF("CapEff"), HEX(CLIENT_CAPS | SWITCH_CAPS)), "lowered: %s",
+	      SELF("CapEff"));
+	return 0;
+}
+
+Test(privs_drop, trusted_xattrs_keep_sys_admin_permitted_and_raised_only_per_call)
+{
+	in_child(child_trusted_xattrs);
+}
+
+static int child_no_trusted_xattrs(void)
+{
+	if (drop_to_nobody())
+		return 1;
+	struct cred user = {.uid = 1000, .gid = 1000, .caps = CRED_CAPS_CLIENT};
+	CHECK(creds_enter(&user) == 0, "creds_enter");
+	CHECK(creds_raise_sys_admin() == -EPERM, "cap_sys_admin raised without being kept");
+	return 0;
+}
+
+Test(privs_drop, without_trusted_xattrs_sys_admin_cannot_be_raised)
+{
+	in_child(child_no_trusted_xattrs);
 }
