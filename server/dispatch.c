@@ -476,13 +476,17 @@ static void ids_to_guest(struct req *r, const struct export *e)
 
 /* A guest root that the maps make another host user holds root's file
  * capabilities only over files whose owner and group the maps cover, as
- * root in a user namespace does: never over a host file it sees as 65534. */
-static void confine_mapped_root(struct req *r, const struct fid *f)
+ * root in a user namespace does: never over a host file it sees as 65534.
+ * A request that changes nothing needs none of them (a client's
+ * dac_override and dac_read_search read anything), so only a modifying
+ * one pays for the fstat. */
+static void confine_mapped_root(struct req *r, const struct contract *k, const struct fid *f)
 {
 	struct stat st;
 	if (r->cred.caps != CRED_CAPS_MAPPED_ROOT)
 		return;
-	if (!f || be_stat_host(f->pathfd, &st) || !export_owner_mapped(f->exp, st.st_uid, st.st_gid))
+	if (!f || !modifies(r, k) || be_stat_host(f->pathfd, &st) ||
+	    !export_owner_mapped(f->exp, st.st_uid, st.st_gid))
 		r->cred.caps = CRED_CAPS_CLIENT;
 }
 
@@ -508,7 +512,7 @@ static int enter_identity(struct req *r, const struct contract *k)
 	rc = export_identity(f->exp, f->user, gid, given, &r->cred, &r->owner);
 	if (rc)
 		return rc;
-	confine_mapped_root(r, k->identity == AS_ATTACHER ? NULL : f);
+	confine_mapped_root(r, k, k->identity == AS_ATTACHER ? NULL : f);
 	return r->cred.caps == CRED_CAPS_DAEMON ? creds_enter_daemon() : creds_enter(&r->cred);
 }
 
