@@ -174,3 +174,45 @@ Test(reload, changing_threads_or_user_is_reported_as_needing_a_restart)
 	np_client_close(cb);
 	np_client_close(ca);
 }
+
+/* A map is part of the export: a reload that changes it makes a new export
+ * (getattr shows ids through the new map), and one with overlapping rules
+ * is refused with the file, line and both rules, keeping the running map. */
+Test(reload, a_new_id_map_applies_and_an_overlapping_one_is_refused_with_its_line)
+{
+	char body[1024];
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	cr_assert_eq(chown(exp_a, 101000, 101000), 0);
+	start();
+
+	snprintf(body, sizeof body,
+		 "[export a]\npath = %s\ntranslate_uid = map:0:100000:1 map:1000:101000:1\n"
+		 "translate_gid = map:0:100000:1 map:1000:101000:1\n",
+		 exp_a);
+	write_conf(body);
+	hup_and_wait("configuration reloaded", 1);
+	struct np_client *c;
+	cr_assert_eq(np_session(&c, addr, 65536, "a", 0, 1), 0);
+	struct np_attr a;
+	cr_assert_eq(np_getattr(c, 1, NP_GETATTR_BASIC, &a), 0);
+	cr_expect_eq(a.uid, 1000, "the export root seen through the new map: uid %u", a.uid);
+
+	snprintf(body, sizeof body,
+		 "[export a]\npath = %s\ntranslate_uid = map:0:100000:1 map:1000:101000:1\n"
+		 "translate_uid = host:101000:5:1\n",
+		 exp_a);
+	write_conf(body);
+	hup_and_wait("keeping the running one", 1);
+	char *log = np_daemon_log(&d);
+	char want[512];
+	snprintf(want, sizeof want,
+		 "%s:6: [export a] translate_uid: 'host:101000:5:1' overlaps 'map:1000:101000:1' "
+		 "(line 5) in host ids",
+		 conf);
+	cr_expect_not_null(strstr(log, want), "no '%s' in the log:\n%s", want, log);
+	free(log);
+	cr_assert_eq(np_getattr(c, 1, NP_GETATTR_BASIC, &a), 0);
+	cr_expect_eq(a.uid, 1000, "the running map stays");
+	np_client_close(c);
+}
