@@ -370,7 +370,7 @@ static void setup_once(void)
 
 	config_init(&cfg);
 	for (size_t i = 0; i < NEXPORTS; i++) {
-		char spec[256], err[256];
+		char spec[512], err[256];
 		export_path(i, p, sizeof(p));
 		snprintf(spec, sizeof(spec), "%s,name=%s%s", p, fuzz_exports[i].name,
 			 fuzz_exports[i].options);

@@ -50,7 +50,11 @@ static const struct fuzz_export fuzz_exports[4] = {
 	{"pass", ""},
 	{"mapped", ",security_model=mapped-xattr,multidevs=remap"},
 	{"ro", ",readonly"},
-	{"squash", ",security_model=none,squash_uid=1000,squash_gid=1000"},
+	/* squash ids, and the id and xattr maps (root and uid 1000 map) */
+	{"squash", ",security_model=none,squash_uid=1000,squash_gid=1000"
+		   ",translate_uid=map:0:0:1 map:1000:101000:1000 forbid-guest:2000:10"
+		   ",translate_gid=map:0:0:1 map:1000:101000:1000"
+		   ",xattrmap=:prefix:all:security.:user.fuzz.: :bad:all:trusted.:: :ok:all:::"},
 };
 
 /* How many bytes the harness writes at a time: all, or small pieces so
