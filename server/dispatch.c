@@ -441,7 +441,8 @@ static int fid_reopen_if(struct fid *f)
 /* The ids a request names, turned into the export's host ids in place
  * (config/idmap.h), so that the handlers and the backend only ever see host
  * ids: the group of a creation, the new owner and group of a chown.
- * -EPERM for an id the maps refuse. */
+ * -EPERM for an id the maps refuse.  In place, so once per request: the
+ * only request whose work runs again (Tlock, after a wait) names no id. */
 static int ids_to_host(struct req *r, const struct contract *k, const struct export *e)
 {
 	gid_t gid;
