@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/internal.h"
+
 #define ACCEPTED_RULES                                                                         \
 	"map:GUEST:HOST:COUNT, guest:GUEST:HOST:COUNT, host:HOST:GUEST:COUNT, "               \
 	"squash-guest:GUEST:HOST:COUNT, squash-host:HOST:GUEST:COUNT, forbid-guest:GUEST:COUNT"
@@ -126,24 +128,6 @@ int idmap_add_rule(struct idmap *m, const struct idmap_rule *r, char *msg, size_
 	return 0;
 }
 
-/* A decimal number up to IDMAP_ID_MAX + 1 (a count may reach 2^32 - 1). */
-static bool parse_u32(const char *s, size_t len, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 10)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > UINT32_MAX)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
 /* One rule of len bytes at s. */
 static int parse_rule(const char *s, size_t len, int line, struct idmap_rule *r, char *msg,
 		      size_t msglen)
@@ -171,9 +155,9 @@ static int parse_rule(const char *s, size_t len, int line, struct idmap_rule *r,
 	}
 	r->kind = (enum idmap_kind)kind;
 	size_t want = r->kind == IDMAP_FORBID_GUEST ? 3 : 4;
-	bool ok = n == want && parse_u32(field[1], flen[1], &r->from) &&
-		  parse_u32(field[n - 1], flen[n - 1], &r->count) &&
-		  (want == 3 || parse_u32(field[2], flen[2], &r->to));
+	bool ok = n == want && config_parse_u32(field[1], flen[1], UINT32_MAX, &r->from) &&
+		  config_parse_u32(field[n - 1], flen[n - 1], UINT32_MAX, &r->count) &&
+		  (want == 3 || config_parse_u32(field[2], flen[2], UINT32_MAX, &r->to));
 	if (!ok) {
 		snprintf(msg, msglen, "malformed rule '%.*s' (accepted: %s, each a decimal number)",
 			 (int)len, s, ACCEPTED_RULES);

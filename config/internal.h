@@ -61,6 +61,10 @@ int export_set_key(struct export_conf *e, enum export_key key, const char *value
 /* "a, b, c": names[from..n-1] joined, for "(accepted: ...)" messages. */
 void config_key_list(char *buf, size_t len, const char *const *names, int from, int n);
 
+/* A decimal number of len bytes at s, at most max, digits only; false if
+ * it is anything else (empty, a sign, a blank, too big). */
+bool config_parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out);
+
 /* The export key called name, or -1. */
 int export_key_lookup(const char *name);
 /* True for keys that may be given more than once (each adds rules). */

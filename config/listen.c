@@ -63,9 +63,7 @@ static const char *split_tcp(const char *hostport, struct listen_addr *a, const 
 	return NULL;
 }
 
-/* A decimal number of at most max, digits only; false if s is anything
- * else (empty, a sign, a blank, too big). */
-static bool parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out)
+bool config_parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out)
 {
 	uint64_t v = 0;
 
@@ -88,7 +86,7 @@ static const char out_of_memory[] = "out of memory";
 /* A peer CID of an allow list: any number but VMADDR_CID_ANY. */
 static bool parse_peer_cid(const char *s, size_t len, uint32_t *out)
 {
-	return parse_u32(s, len, LISTEN_CID_ANY - 1, out);
+	return config_parse_u32(s, len, LISTEN_CID_ANY - 1, out);
 }
 
 /* Append the ranges of "CID[-CID][+...]" (s, len) to a's allow list.
@@ -143,14 +141,14 @@ static const char *split_vsock(const char *spec, struct listen_addr *a)
 
 		if ((len == 3 && !strncmp(spec, "any", 3)) || (len == 2 && !strncmp(spec, "-1", 2)))
 			a->cid = LISTEN_CID_ANY;
-		else if (parse_u32(spec, len, LISTEN_CID_ANY, &v))
+		else if (config_parse_u32(spec, len, LISTEN_CID_ANY, &v))
 			a->cid = v;
 		else
 			return "CID is not a number from 0 to 4294967295, any or -1";
 		if (memchr(port, ':', (size_t)(addr_end - port)))
 			return "expected vsock:PORT or vsock:CID:PORT";
 	}
-	if (!parse_u32(port, (size_t)(addr_end - port), LISTEN_VSOCK_PORT_MAX, &v) || v == 0)
+	if (!config_parse_u32(port, (size_t)(addr_end - port), LISTEN_VSOCK_PORT_MAX, &v) || v == 0)
 		return "port is not a number from 1 to 4294967294";
 	a->port = v;
 	while (opts) {
