@@ -26,62 +26,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_users.h"
 
 #define UID 1000 /* the guest user of most tests */
 #define GID 1000
 #define SQUASH 1234
-
-static struct np_fixture fx;
-static struct np_client *clients[8]; /* closed by finish() */
-static size_t nclients;
-
-static void start(const char *opts)
-{
-	nclients = 0;
-	int err = np_fixture_start(&fx, opts, NULL);
-	cr_assert_eq(err, 0, "starting ninepd -e DIR%s: %s", opts ? opts : "", strerror(-err));
-}
-
-static void finish(void)
-{
-	for (size_t i = 0; i < nclients; i++)
-		np_client_close(clients[i]);
-	nclients = 0;
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-/* A client attached as n_uname, root fid 1; closed at the end of the test. */
-static struct np_client *attach(uint32_t n_uname)
-{
-	struct np_client *c;
-	cr_assert_lt(nclients, sizeof(clients) / sizeof(clients[0]));
-	int err = np_fixture_client(&fx, n_uname, &c, 1);
-	cr_assert_eq(err, 0, "attach as uid %u: %s", n_uname, strerror(-err));
-	return clients[nclients++] = c;
-}
-
-/* A path in the export; the buffer lives until the end of the full expression. */
-#define HOST(rel) np_fixture_path(&fx, (rel), (char[4096]){0}, 4096)
-
-static uint32_t walk(struct np_client *c, const char *path)
-{
-	uint32_t f = np_fid_new(c);
-	int err = np_walk_path(c, 1, f, path, NULL);
-	cr_assert_eq(err, 0, "walk to \"%s\": %s", path, strerror(-err));
-	return f;
-}
-
-static struct np_attr guest_attr(struct np_client *c, const char *path)
-{
-	uint32_t f = walk(c, path);
-	struct np_attr a;
-	int err = np_getattr(c, f, NP_GETATTR_ALL, &a);
-	cr_assert_eq(err, 0, "getattr \"%s\": %s", path, strerror(-err));
-	np_clunk(c, f);
-	return a;
-}
 
 /* Tlopen of path; the result of the open (the fid is clunked either way). */
 static int guest_lopen(struct np_client *c, const char *path, uint32_t flags)
@@ -234,7 +183,7 @@ static struct np_attr expect_mapped(struct np_client *g, const char *rel, uint32
 
 static void start_mapped(void)
 {
-	start(",security_model=mapped-xattr");
+	start(",security_model=mapped-xattr", NULL);
 }
 
 TestSuite(mapped_xattr, .init = start_mapped, .fini = finish, .timeout = 60);
@@ -668,7 +617,7 @@ Test(forged_host_file, fifo_on_the_host_is_never_opened)
 
 static void start_squash(void)
 {
-	start(",security_model=none,squash_uid=1234,squash_gid=1234");
+	start(",security_model=none,squash_uid=1234,squash_gid=1234", NULL);
 	/* The export root belongs to the squash user, who creates everything. */
 	cr_assert_eq(chown(fx.export_dir, SQUASH, SQUASH), 0);
 }
@@ -732,7 +681,7 @@ Test(none_squash, chmod_refused_by_the_host_is_reported_as_success)
 
 static void start_none(void)
 {
-	start(",security_model=none");
+	start(",security_model=none", NULL);
 }
 
 TestSuite(none, .init = start_none, .fini = finish, .timeout = 60);
@@ -794,7 +743,7 @@ Test(none, requests_are_not_switched_to_the_attaching_user)
 
 static void start_passthrough(void)
 {
-	start(NULL);
+	start(NULL, NULL);
 	cr_assert_eq(np_fixture_mkdir(&fx, "home", 0755), 0);
 	cr_assert_eq(chown(HOST("home"), UID, GID), 0);
 	cr_assert_eq(np_fixture_mkdir(&fx, "tmp", 0777), 0);

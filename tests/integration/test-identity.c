@@ -28,54 +28,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_users.h"
 
 #define UID 1000
 #define GID 1000
 #define OTHER_GID 2000 /* a group the host does not list for UID */
 #define ROUNDS 24
-
-static struct np_fixture fx;
-static struct np_client *clients[8]; /* closed by finish() */
-static size_t nclients;
-
-static void start(const char *opts, const char *const extra[])
-{
-	nclients = 0;
-	int err = np_fixture_start(&fx, opts, extra);
-	cr_assert_eq(err, 0, "starting ninepd -e DIR%s: %s", opts ? opts : "", fx.error);
-}
-
-static void finish(void)
-{
-	for (size_t i = 0; i < nclients; i++)
-		np_client_close(clients[i]);
-	nclients = 0;
-	if (!fx.export_dir[0])
-		return; /* the test ran its own daemon */
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-/* A client attached as n_uname on its own connection (root fid 1). */
-static struct np_client *attach(uint32_t n_uname)
-{
-	struct np_client *c;
-	cr_assert_lt(nclients, sizeof(clients) / sizeof(clients[0]));
-	int err = np_fixture_client(&fx, n_uname, &c, 1);
-	cr_assert_eq(err, 0, "attach as uid %u: %s", n_uname, strerror(-err));
-	return clients[nclients++] = c;
-}
-
-#define HOST(rel) np_fixture_path(&fx, (rel), (char[4096]){0}, 4096)
-
-static uint32_t walk(struct np_client *c, const char *path)
-{
-	uint32_t f = np_fid_new(c);
-	int err = np_walk_path(c, 1, f, path, NULL);
-	cr_assert_eq(err, 0, "walk to \"%s\": %s", path, strerror(-err));
-	return f;
-}
 
 static struct stat host_stat(const char *rel)
 {
@@ -807,16 +765,6 @@ Test(mapped, mapped_write_by_root_keeps_stored_setuid)
 #define HOST_UID 101000
 
 TestSuite(idmap, .fini = finish, .timeout = 60);
-
-static struct np_attr guest_attr(struct np_client *c, const char *path)
-{
-	uint32_t f = walk(c, path);
-	struct np_attr a;
-	int err = np_getattr(c, f, NP_GETATTR_BASIC, &a);
-	cr_assert_eq(err, 0, "getattr %s: %s", path, strerror(-err));
-	np_clunk(c, f);
-	return a;
-}
 
 Test(idmap, uid_1000_creates_files_of_host_101000_and_sees_them_as_1000)
 {

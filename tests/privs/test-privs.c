@@ -20,55 +20,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "np_client.h"
+#include "np_users.h"
 #include "privs-test.h"
 
 #define UID 1000
 #define GID 1000
 
-static struct np_fixture fx;
-static struct np_client *clients[8];
-static size_t nclients;
-
-static void start(const char *opts, const char *const extra[])
+/* Every daemon of this file drops to nobody, or is started by root. */
+static void start_as_root(const char *opts, const char *const extra[])
 {
 	need_root_and_nobody();
-	nclients = 0;
-	int err = np_fixture_start(&fx, opts, extra);
-	cr_assert_eq(err, 0, "starting ninepd: %s\n%s", strerror(-err), fx.error);
+	start(opts, extra);
 }
 
 static void start_dropped(void)
 {
-	start(NULL, (const char *const[]){"-u", "nobody", NULL});
-}
-
-static void finish(void)
-{
-	for (size_t i = 0; i < nclients; i++)
-		np_client_close(clients[i]);
-	nclients = 0;
-	char why[4096];
-	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
-}
-
-static struct np_client *attach(uint32_t n_uname)
-{
-	struct np_client *c;
-	cr_assert_lt(nclients, sizeof(clients) / sizeof(clients[0]));
-	int err = np_fixture_client(&fx, n_uname, &c, 1);
-	cr_assert_eq(err, 0, "attach as uid %u: %s", n_uname, strerror(-err));
-	return clients[nclients++] = c;
-}
-
-#define HOST(rel) np_fixture_path(&fx, (rel), (char[4096]){0}, 4096)
-
-static uint32_t walk(struct np_client *c, const char *path)
-{
-	uint32_t f = np_fid_new(c);
-	int err = np_walk_path(c, 1, f, path, NULL);
-	cr_assert_eq(err, 0, "walk to \"%s\": %s", path, strerror(-err));
-	return f;
+	start_as_root(NULL, (const char *const[]){"-u", "nobody", NULL});
 }
 
 static int guest_lopen(struct np_client *c, const char *path, uint32_t flags)
@@ -321,7 +288,7 @@ static void start_mapped_dropped(void)
 	 * have: the user it becomes must not keep it. */
 	need_root_and_nobody();
 	cr_assert_eq(setgroups(1, (gid_t[]){0}), 0, "setgroups: %s", strerror(errno));
-	start(",security_model=mapped-xattr", (const char *const[]){"-u", "nobody", NULL});
+	start_as_root(",security_model=mapped-xattr", (const char *const[]){"-u", "nobody", NULL});
 	/* The export belongs to the service user, as it must under mapped. */
 	cr_assert_eq(chown(fx.export_dir, nobody_uid, nobody_gid), 0);
 }
@@ -357,7 +324,7 @@ Test(mapped_dropped, root_owned_files_are_out_of_reach)
 
 static void start_root(void)
 {
-	start(NULL, NULL);
+	start_as_root(NULL, NULL);
 }
 
 TestSuite(not_dropped, .init = start_root, .fini = finish, .timeout = 60);
