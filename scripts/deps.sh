@@ -11,7 +11,7 @@ packages=(
   # tests, sanitizers, fuzzing
   libcriterion-dev clang libclang-rt-14-dev
   # end-to-end guest tests and benchmarks
-  qemu-system-x86 busybox-static cpio xz-utils fio diod python3 attr gnuplot-nox valgrind
+  qemu-system-x86 busybox-static cpio xz-utils fio diod python3 attr gnuplot-nox valgrind strace
 )
 
 sudo=

@@ -1,8 +1,14 @@
 /* Integration: Twalk semantics (partial walks, clones, moves, fid reuse, ..). */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "np_client.h"
 
@@ -223,4 +229,109 @@ Test(walk, clunked_fid_cannot_be_used)
 	cr_assert_eq(np_clunk(fx.c, f), 0);
 	cr_expect_lt(np_getattr(fx.c, f, NP_GETATTR_BASIC, NULL), 0);
 	cr_expect_lt(np_clunk(fx.c, f), 0, "second Tclunk succeeded");
+}
+
+/* ---- the cost of ".." -------------------------------------------------- */
+
+/* True when every thread of pid is traced (strace -f attached to all). */
+static bool all_threads_traced(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	bool all = true;
+	struct dirent *e;
+	while (all && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char status[320], line[256];
+		snprintf(status, sizeof status, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+		FILE *f = fopen(status, "r");
+		bool traced = false;
+		while (f && fgets(line, sizeof line, f))
+			if (!strncmp(line, "TracerPid:", 10))
+				traced = atoi(line + 10) != 0;
+		if (f)
+			fclose(f);
+		all = traced;
+	}
+	closedir(d);
+	return all;
+}
+
+/* The file-system and descriptor system calls the daemon makes while the
+ * client walks ".." steps times from fid `from` (each into a new fid,
+ * clunked), counted with strace. */
+static long syscalls_for_dotdot_walks(uint32_t from, int steps)
+{
+	char out[64];
+	snprintf(out, sizeof out, "/tmp/ninepd-walk-strace-%d", (int)getpid());
+	char pid[16];
+	snprintf(pid, sizeof pid, "%d", (int)fx.daemon.pid);
+	pid_t tracer = fork();
+	cr_assert_geq(tracer, 0);
+	if (tracer == 0) {
+		execlp("strace", "strace", "-f", "-qq", "-e", "trace=%file,%desc", "-o", out, "-p",
+		       pid, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && !all_threads_traced(fx.daemon.pid); i++)
+		usleep(10 * 1000);
+	cr_assert(all_threads_traced(fx.daemon.pid),
+		  "strace never attached to every thread of ninepd (is strace installed? "
+		  "scripts/deps.sh installs it)");
+	for (int i = 0; i < steps; i++) {
+		const char *up[] = {".."};
+		uint16_t n;
+		cr_assert_eq(np_walk(fx.c, from, 200, 1, up, &n, NULL), 0);
+		cr_assert_eq(np_clunk(fx.c, 200), 0);
+	}
+	/* The last reply is out; the daemon's calls for it are traced. */
+	usleep(100 * 1000);
+	kill(tracer, SIGINT);
+	int status;
+	waitpid(tracer, &status, 0);
+	FILE *f = fopen(out, "r");
+	cr_assert_not_null(f, "strace wrote nothing to %s", out);
+	long calls = 0;
+	char line[4096];
+	while (fgets(line, sizeof line, f))
+		calls += !strstr(line, "resumed>") && !strstr(line, "+++") && !strstr(line, "---");
+	fclose(f);
+	unlink(out);
+	return calls;
+}
+
+/* A fid at depth levels below the root ("n/n/n..."), walked in one go. */
+static uint32_t deep_fid(const char *n, int levels, uint32_t fid)
+{
+	char rel[4096] = "";
+	for (int i = 0; i < levels; i++) {
+		if (i)
+			strcat(rel, "/");
+		strcat(rel, n);
+		cr_assert_eq(np_fixture_mkdir(&fx, rel, 0755), 0);
+	}
+	cr_assert_eq(np_walk_path(fx.c, fx.root, fid, rel, NULL), 0);
+	return fid;
+}
+
+/* ".." checks that the parent still lies inside the export (the host may
+ * have moved it out).  That check resolves the parent's name beneath the
+ * root once, so a step costs the same at depth 300 as at depth 3; a
+ * climb to the root would cost two calls a level. */
+Test(walk, dotdot_costs_the_same_system_calls_at_depth_3_and_300)
+{
+	const int steps = 20;
+	uint32_t shallow = deep_fid("s", 3, 101);
+	long at3 = syscalls_for_dotdot_walks(shallow, steps);
+	uint32_t deep = deep_fid("d", 300, 102);
+	long at300 = syscalls_for_dotdot_walks(deep, steps);
+	cr_log_info("system calls for %d '..' steps: %ld at depth 3, %ld at depth 300", steps, at3,
+		    at300);
+	cr_expect_gt(at3, 0, "strace counted nothing");
+	cr_expect_leq(at300, at3 + steps, "%ld calls at depth 300 against %ld at depth 3", at300,
+		      at3);
 }
