@@ -15,6 +15,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "server/log.h"
+
 #define VIRTFS "user.virtfs."
 #define X_UID VIRTFS "uid"
 #define X_GID VIRTFS "gid"
@@ -81,7 +83,10 @@ int be_open_child(int dirfd, const char *name)
 			return (int)fd;
 		if (errno != ENOSYS)
 			return -errno;
-		atomic_store(&no_openat2, true);
+		if (!atomic_exchange(&no_openat2, true))
+			log_warn("openat2 is not available (ENOSYS): names are resolved one "
+				 "component at a time with O_NOFOLLOW, and '..' checks its parent by "
+				 "climbing to the export root (two system calls a level)");
 	}
 	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;

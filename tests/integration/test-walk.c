@@ -326,6 +326,18 @@ Test(walk, dotdot_costs_the_same_system_calls_at_depth_3_and_300)
 {
 	const int steps = 20;
 	uint32_t shallow = deep_fid("s", 3, 101);
+	char *log = np_daemon_log(&fx.daemon);
+	bool no_openat2 = log && strstr(log, "openat2 is not available");
+	free(log);
+	if (no_openat2) {
+		/* valgrind 3.19 answers ENOSYS for openat2; the daemon then
+		 * climbs, as it says in its log. */
+		printf("SKIP walk::%s: the daemon runs without openat2 (under valgrind?), so '..' "
+		       "climbs to the root\n",
+		       criterion_current_test->name);
+		fflush(stdout);
+		cr_skip_test("the daemon runs without openat2");
+	}
 	long at3 = syscalls_for_dotdot_walks(shallow, steps);
 	uint32_t deep = deep_fid("d", 300, 102);
 	long at300 = syscalls_for_dotdot_walks(deep, steps);
