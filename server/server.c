@@ -274,9 +274,18 @@ static void server_reload(struct server *srv)
 		return;
 	}
 	if (rc != 0 || ncfg->nexports == 0) {
-		if (srv->sandboxed)
-			log_error("SIGHUP: (inside the sandbox only the export paths, state "
-				  "directories and files the daemon started with exist)");
+		if (srv->sandboxed) {
+			char held[1024] = "";
+			size_t used = 0;
+			for (size_t i = 0; i < srv->sandbox.npaths && used < sizeof held; i++) {
+				int w = snprintf(held + used, sizeof held - used, "%s%s", i ? ", " : "",
+						 srv->sandbox.paths[i]);
+				used += w > 0 ? (size_t)w : 0;
+			}
+			log_error("SIGHUP: inside the sandbox only the paths the daemon started with "
+				  "exist (%s): a new export path or state directory needs a restart",
+				  held);
+		}
 		log_error("SIGHUP: the new configuration is not valid; keeping the running one");
 		config_free(ncfg);
 		free(ncfg);
