@@ -111,7 +111,7 @@ static int seal_bind(const char *target, bool readonly)
 }
 
 int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t n, bool own_net,
-		  struct sandbox *out, char *err, size_t errlen)
+		  bool chroot_fallback, struct sandbox *out, char *err, size_t errlen)
 {
 	*out = (struct sandbox){.mode = mode, .own_net = own_net};
 	if (mode != SANDBOX_NAMESPACE && mode != SANDBOX_CHROOT)
@@ -209,17 +209,22 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 	if (!rc && chdir(BASE))
 		rc = fail(err, errlen, -errno, "chdir " BASE ": %s", strerror(errno));
 	if (!rc && mode == SANDBOX_NAMESPACE) {
-		if (syscall(SYS_pivot_root, ".", "."))
-			rc = fail(err, errlen, -errno,
-				  "pivot_root: %s%s", strerror(errno),
-				  errno == EINVAL ? " (a root on an initramfs cannot be pivoted: give "
-						    "--sandbox chroot)"
+		if (syscall(SYS_pivot_root, ".", ".") == 0) {
+			if (umount2(".", MNT_DETACH))
+				rc = fail(err, errlen, -errno, "detaching the old root: %s",
+					  strerror(errno));
+		} else if (errno == EINVAL && chroot_fallback) {
+			/* An initramfs root (rootfs) cannot be pivoted away from. */
+			out->mode = mode = SANDBOX_CHROOT;
+		} else {
+			rc = fail(err, errlen, -errno, "pivot_root: %s%s", strerror(errno),
+				  errno == EINVAL ? " (a root on an initramfs cannot be pivoted away "
+						    "from: give --sandbox chroot)"
 						  : "");
-		else if (umount2(".", MNT_DETACH))
-			rc = fail(err, errlen, -errno, "detaching the old root: %s", strerror(errno));
-	} else if (!rc && chroot(".")) {
-		rc = fail(err, errlen, -errno, "chroot: %s", strerror(errno));
+		}
 	}
+	if (!rc && mode == SANDBOX_CHROOT && chroot("."))
+		rc = fail(err, errlen, -errno, "chroot: %s", strerror(errno));
 	if (!rc && chdir("/"))
 		rc = fail(err, errlen, -errno, "chdir /: %s", strerror(errno));
 	umask(umask_was);

@@ -50,7 +50,9 @@ enum sandbox_mode sandbox_mode_effective(enum sandbox_mode m);
 
 /*
  * Enters the sandbox (mode SANDBOX_NAMESPACE or SANDBOX_CHROOT) holding
- * binds[0..n); own_net: a network namespace of its own too.  The process
+ * binds[0..n); own_net: a network namespace of its own too;
+ * chroot_fallback: when the root cannot be pivoted away from (an
+ * initramfs), chroot instead (out->mode says which).  The process
  * must be single-threaded and root.  Descriptors opened before keep
  * pointing outside: the caller reopens the ones requests use
  * (export_reopen()).  Returns 0 with *out filled (sandbox_free()), or
@@ -58,7 +60,8 @@ enum sandbox_mode sandbox_mode_effective(enum sandbox_mode m);
  * must exit then.
  */
 int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *binds, size_t n,
-		  bool own_net, struct sandbox *out, char *err, size_t errlen);
+		  bool own_net, bool chroot_fallback, struct sandbox *out, char *err,
+		  size_t errlen);
 
 /* True when path (as a configuration names it) was bound into sb. */
 bool sandbox_has(const struct sandbox *sb, const char *path);

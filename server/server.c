@@ -113,7 +113,8 @@ int server_enter_sandbox(struct server *srv)
 		tcp |= l->is_tcp;
 	char err[512] = "";
 	if (!rc)
-		rc = sandbox_enter(mode, binds, n, !tcp, &srv->sandbox, err, sizeof err);
+		rc = sandbox_enter(mode, binds, n, !tcp, cfg->sandbox == SANDBOX_DEFAULT,
+				   &srv->sandbox, err, sizeof err);
 	else
 		snprintf(err, sizeof err, "out of memory");
 	for (size_t i = 0; dirs && i < cfg->nexports; i++)
@@ -128,9 +129,11 @@ int server_enter_sandbox(struct server *srv)
 	for (size_t i = 0; i < srv->nexports; i++)
 		if ((rc = export_reopen(srv->exports[i])))
 			return rc;
-	log_info("sandbox: %s: a new root holding %zu export and state paths and files only, "
+	log_info("sandbox: %s%s: a new root holding %zu export and state paths and files only, "
 		 "/proc of processes only; new mount, ipc, uts%s namespaces",
-		 mode == SANDBOX_NAMESPACE ? "pivot_root" : "chroot", srv->sandbox.npaths,
+		 srv->sandbox.mode == SANDBOX_NAMESPACE ? "pivot_root" : "chroot",
+		 srv->sandbox.mode != mode ? " (the root is an initramfs: it cannot be pivoted)" : "",
+		 srv->sandbox.npaths,
 		 srv->sandbox.own_net ? ", network" : " (not network: a TCP listener)");
 	return 0;
 }
