@@ -38,6 +38,11 @@
 
 #define BASE "/tmp" /* where the new root is mounted before it becomes "/" */
 
+/* mount(2)'s source and type for binds, remounts and propagation changes,
+ * which the kernel ignores: a string rather than NULL, as valgrind's
+ * checker of mount's arguments wants. */
+#define NONE "none"
+
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -107,7 +112,7 @@ static int seal_bind(const char *target, bool readonly)
 	/* Before Linux 5.12: the top mount only, which is what read-only
 	 * configuration files need. */
 	unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-	return readonly && mount(NULL, target, NULL, flags | MS_RDONLY, NULL) ? -errno : 0;
+	return readonly && mount(NONE, target, NONE, flags | MS_RDONLY, NULL) ? -errno : 0;
 }
 
 int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t n, bool own_net,
@@ -146,7 +151,7 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 	if (!rc && unshare(flags))
 		rc = fail(err, errlen, -errno, "unshare(mount, ipc, uts%s namespaces): %s",
 			  own_net ? ", network" : "", strerror(errno));
-	if (!rc && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (!rc && mount(NONE, "/", NONE, MS_REC | MS_PRIVATE, NULL))
 		rc = fail(err, errlen, -errno, "making every mount private: %s", strerror(errno));
 
 	/* 2. Every source, opened while the host's tree is in place, in the
@@ -184,7 +189,7 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 		char src[32];
 		snprintf(src, sizeof src, "/proc/self/fd/%d", opened[i]);
 		snprintf(target, sizeof target, BASE "%s", binds[i].path);
-		if (mount(src, target, NULL, MS_BIND | MS_REC, NULL))
+		if (mount(src, target, NONE, MS_BIND | MS_REC, NULL))
 			rc = fail(err, errlen, -errno, "binding %s into the new root: %s",
 				  binds[i].path, strerror(errno));
 		/* 5. */
@@ -201,7 +206,7 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 			  "mounting /proc (subset=pid, hidepid=invisible; Linux 5.8 or later) in the "
 			  "new root: %s",
 			  strerror(errno));
-	if (!rc && mount(NULL, BASE, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+	if (!rc && mount(NONE, BASE, NONE, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
 					      MS_NOEXEC, NULL))
 		rc = fail(err, errlen, -errno, "making the new root read-only: %s", strerror(errno));
 
