@@ -122,7 +122,7 @@ static int allow_sockets(scmp_filter_ctx ctx)
 {
 	static const int families[] = {AF_UNIX, AF_INET, AF_INET6, AF_VSOCK};
 	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
-		struct scmp_arg_cmp family = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
+		struct scmp_arg_cmp family = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i], 0);
 		int rc = rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &family);
 		if (rc)
 			return rc;
@@ -135,8 +135,8 @@ static int allow_sockets(scmp_filter_ctx ctx)
  * (raise, abort): never to another process. */
 static int allow_own(scmp_filter_ctx ctx)
 {
-	struct scmp_arg_cmp fs = SCMP_A0(SCMP_CMP_EQ, CLONE_FS);
-	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	struct scmp_arg_cmp fs = SCMP_A0(SCMP_CMP_EQ, CLONE_FS, 0);
+	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	int rc = rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1, &fs);
 	if (!rc)
 		rc = rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &self);
@@ -146,7 +146,7 @@ static int allow_own(scmp_filter_ctx ctx)
 	 * (stdio); nothing that reaches a device. */
 	static const unsigned long ioctls[] = {FIONBIO, FIOCLEX, FIONCLEX, TCGETS};
 	for (size_t i = 0; !rc && i < sizeof ioctls / sizeof ioctls[0]; i++) {
-		struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]);
+		struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i], 0);
 		rc = rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &req);
 	}
 	return rc;
