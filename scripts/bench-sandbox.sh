@@ -8,7 +8,7 @@
 #   scripts/bench-sandbox.sh          (as root: the sandbox needs it)
 #
 # Environment: BENCH_DIR (default /var/tmp/ninepd-bench-sandbox), ROUNDS
-# (startups per configuration, 40), REPS (loadgen repetitions, 7), SECS
+# (startups per configuration, 40), REPS (loadgen repetitions, 9), SECS
 # (measured seconds per repetition, 1).  Prints Markdown for the
 # "Confinement" section of docs/benchmarks.md; raw output in $BENCH_DIR/out.
 set -euo pipefail
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 BENCH_DIR=${BENCH_DIR:-/var/tmp/ninepd-bench-sandbox}
 ROUNDS=${ROUNDS:-40}
-REPS=${REPS:-7}
+REPS=${REPS:-9}
 SECS=${SECS:-1}
 build=$top/build-bench
 [ "$(id -u)" = 0 ] || { echo "bench-sandbox: run as root (the sandbox needs it)" >&2; exit 1; }
@@ -56,6 +56,27 @@ done
 sleep 0.5
 echo
 echo "## per request: Tgetattr, one connection, depth 1 and 16; $REPS repetitions of ${SECS}s, alternating"
+rm -f "$BENCH_DIR/out/requests.csv"
 "$lg" run "${targets[@]}" -r "$REPS" -d "$SECS" --md "$BENCH_DIR/out/requests.md" \
-  getattr:q=1 getattr:q=16 >"$BENCH_DIR/out/requests.txt"
-cat "$BENCH_DIR/out/requests.md"
+  --csv "$BENCH_DIR/out/requests.csv" getattr:q=1 getattr:q=16 >"$BENCH_DIR/out/requests.txt"
+# Paired ratios: each repetition's ops/s and server CPU per op against
+# none+none's in the same repetition, then median, min and max of those.
+python3 - "$BENCH_DIR/out/requests.csv" <<'PY'
+import csv, statistics, sys
+rows = {}
+for r in csv.reader(open(sys.argv[1])):
+    if r[5] == "rep":
+        continue
+    label, target, rep = r[1], r[4], int(r[5])
+    rows.setdefault(label, {}).setdefault(target, {})[rep] = (float(r[9]), float(r[11]), float(r[13]))
+print("| workload | sandbox+seccomp | ops/s ratio to none+none: median (min-max) | p50 µs median | server CPU µs/op ratio: median (min-max) |")
+print("|---|---|---:|---:|---:|")
+for label, by in rows.items():
+    base = by["none+none"]
+    for target, reps in by.items():
+        tput = [reps[k][0] / base[k][0] for k in reps if k in base and base[k][0]]
+        cpu = [reps[k][2] / base[k][2] for k in reps if k in base and base[k][2]]
+        p50 = statistics.median(v[1] for v in reps.values())
+        print(f"| {label} | {target} | {statistics.median(tput):.2f} ({min(tput):.2f}-{max(tput):.2f}) "
+              f"| {p50:.1f} | {statistics.median(cpu):.2f} ({min(cpu):.2f}-{max(cpu):.2f}) |")
+PY

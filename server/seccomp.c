@@ -281,6 +281,10 @@ int syscall_filter_install(enum seccomp_mode mode, char *err, size_t errlen)
 	rc = build(ctx);
 	if (rc)
 		snprintf(err, errlen, "building the allow-list: %s", strerror(-rc));
+	/* A binary tree of the call numbers rather than a list: about eight
+	 * comparisons per call instead of up to one per rule (libseccomp 2.5). */
+	if (!rc)
+		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	/* Every thread, libuv's and any other, not only this one. */
 	if (!rc && (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)))
 		snprintf(err, errlen, "seccomp TSYNC: %s", strerror(-rc));
