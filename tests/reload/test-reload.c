@@ -282,3 +282,25 @@ Test(reload, sandbox_refuses_a_new_export_path_inside_an_old_one)
 	cr_assert_neq(np_session(&c, addr, 65536, "sub", 0, 1), 0, "sub is not served");
 	cr_assert(np_daemon_alive(&d));
 }
+
+/* The sandbox holds the configuration file as a file: one renamed over it
+ * (as some editors save) is not seen, and the reload says so. */
+Test(reload, sandbox_warns_when_the_file_was_renamed_over)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the sandbox needs root");
+	char body[1024], tmp[300];
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	snprintf(tmp, sizeof tmp, "%s.new", conf);
+	FILE *f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[server]\nlisten = %s\nlog_level = debug\n[export a]\npath = %s\n", addr, exp_a);
+	fclose(f);
+	cr_assert_eq(rename(tmp, conf), 0);
+	hup_and_wait("configuration reloaded", 1);
+	char *log = np_daemon_log(&d);
+	cr_expect_not_null(strstr(log, "was replaced on the host (renamed over"), "log: %s", log);
+	free(log);
+}
