@@ -154,10 +154,13 @@ static int allow_own(scmp_filter_ctx ctx)
 
 #ifdef NINEPD_SANITIZED
 /* ASan, UBSan, LSan: LeakSanitizer's exit-time check runs a tracer
- * process that stops every thread; reports read /proc/self/maps. */
+ * process that stops every thread (clone without CLONE_THREAD, ptrace,
+ * wait4, prctl) and lists them with the old getdents; reports read
+ * /proc/self/maps.  The tracer blocks every signal, so a refused call
+ * kills it silently and the daemon spins at exit waiting for it. */
 static const char *const sanitizer_allowed[] = {
-	"clone", "ptrace", "wait4", "waitid", "prctl", "sched_getparam", "sched_setaffinity",
-	"getpgid", "setpgid", "tkill", "kill", "tgkill", "ioctl",
+	"clone", "ptrace", "wait4", "waitid", "prctl", "getdents", "sched_getparam",
+	"sched_setaffinity", "getpgid", "tkill", "kill", "tgkill", "ioctl",
 };
 #endif
 
