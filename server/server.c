@@ -129,8 +129,9 @@ int server_enter_sandbox(struct server *srv)
 	for (size_t i = 0; i < srv->nexports; i++)
 		if ((rc = export_reopen(srv->exports[i])))
 			return rc;
-	log_info("sandbox: %s%s: a new root holding %zu export and state paths and files only, "
-		 "/proc of processes only; new mount, ipc, uts%s namespaces",
+	log_info("sandbox: %s%s: a new root holding only %zu bound paths (exports, state "
+		 "directories, configuration files) and a /proc of processes; new mount, ipc, "
+		 "uts%s namespaces",
 		 srv->sandbox.mode == SANDBOX_NAMESPACE ? "pivot_root" : "chroot",
 		 srv->sandbox.mode != mode ? " (the root is an initramfs: it cannot be pivoted)" : "",
 		 srv->sandbox.npaths,
