@@ -22,6 +22,8 @@ const char *const config_server_keys[SERVER_KEY_COUNT] = {
 	[SERVER_KEY_USER] = "user",
 	[SERVER_KEY_MAX_OPEN_FDS] = "max_open_fds",
 	[SERVER_KEY_RLIMIT_NOFILE] = "rlimit_nofile",
+	[SERVER_KEY_SANDBOX] = "sandbox",
+	[SERVER_KEY_SECCOMP] = "seccomp",
 };
 
 const struct config_number config_server_numbers[SERVER_KEY_COUNT] = {
@@ -233,6 +235,44 @@ int log_level_parse(const char *name)
 		if (!strcmp(name, log_level_names[i]))
 			return i;
 	return -1;
+}
+
+static const char *const sandbox_names[] = {
+	[SANDBOX_NAMESPACE] = "namespace",
+	[SANDBOX_CHROOT] = "chroot",
+	[SANDBOX_NONE] = "none",
+};
+
+static const char *const seccomp_names[] = {
+	[SECCOMP_FILTER_KILL] = "kill",
+	[SECCOMP_FILTER_LOG] = "log",
+	[SECCOMP_FILTER_NONE] = "none",
+};
+
+int sandbox_mode_parse(const char *name)
+{
+	for (int i = SANDBOX_NAMESPACE; i <= SANDBOX_NONE; i++)
+		if (!strcmp(name, sandbox_names[i]))
+			return i;
+	return -1;
+}
+
+const char *sandbox_mode_name(enum sandbox_mode m)
+{
+	return m >= SANDBOX_NAMESPACE && m <= SANDBOX_NONE ? sandbox_names[m] : NULL;
+}
+
+int seccomp_mode_parse(const char *name)
+{
+	for (int i = SECCOMP_FILTER_KILL; i <= SECCOMP_FILTER_NONE; i++)
+		if (!strcmp(name, seccomp_names[i]))
+			return i;
+	return -1;
+}
+
+const char *seccomp_mode_name(enum seccomp_mode m)
+{
+	return m <= SECCOMP_FILTER_NONE ? seccomp_names[m] : NULL;
 }
 
 const char *log_level_name(enum log_level l)
@@ -601,6 +641,8 @@ enum {
 	OPT_MAX_OPEN_FDS,
 	OPT_RLIMIT_NOFILE,
 	OPT_VERSION,
+	OPT_SANDBOX,
+	OPT_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -617,6 +659,8 @@ static const struct option long_options[] = {
 	{"max-open-fds", required_argument, NULL, OPT_MAX_OPEN_FDS},
 	{"rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -625,7 +669,8 @@ static void print_usage(FILE *f)
 {
 	fputs("usage: ninepd [-l ADDR]... [-e SPEC]... [-c FILE] [--libvirt-xml FILE] [-u USER]\n"
 	      "              [-n] [-v] [--trace] [--msize N] [--threads N] [--max-open-fds N]\n"
-	      "              [--rlimit-nofile N] [--version] [--help]\n"
+	      "              [--rlimit-nofile N] [--sandbox MODE] [--seccomp MODE]\n"
+	      "              [--version] [--help]\n"
 	      "  -l, --listen ADDR      unix:PATH | tcp:HOST:PORT | vsock:[CID:]PORT[,allow=CIDS]\n"
 	      "                         | stdio (repeatable)\n"
 	      "  -e, --export SPEC      PATH[,name=NAME][,multidevs=remap|forbid|warn|default]\n"
@@ -647,6 +692,11 @@ static void print_usage(FILE *f)
 	      "      --max-open-fds N   descriptors all fids may hold open at once\n"
 	      "                         (0: derived from RLIMIT_NOFILE)\n"
 	      "      --rlimit-nofile N  soft RLIMIT_NOFILE to set (default: the hard limit)\n"
+	      "      --sandbox MODE     namespace | chroot | none: confine the daemon once\n"
+	      "                         listening (default: namespace when started as root)\n"
+	      "      --seccomp MODE     kill | log | none: a system call off the allow-list\n"
+	      "                         kills the daemon, or fails with EPERM and is logged\n"
+	      "                         (default kill)\n"
 	      "      --print-vm-args NAME [--vm qemu-serial|qemu-vsock|firecracker|cloud-hypervisor]\n"
 	      "                         print the VMM's options and the guest mount line\n"
 	      "                         for export NAME, and exit (default qemu-serial)\n"
@@ -793,6 +843,21 @@ int config_parse_cmdline(struct ninepd_config *cfg, int argc, char **argv, FILE 
 			if (cmdline_number(cfg, SERVER_KEY_RLIMIT_NOFILE, optarg, err) < 0)
 				return -1;
 			break;
+		case OPT_SANDBOX:
+		case OPT_SECCOMP: {
+			bool sb = c == OPT_SANDBOX;
+			int m = sb ? sandbox_mode_parse(optarg) : seccomp_mode_parse(optarg);
+			if (m < 0)
+				return usage_error(err, "--%s: unknown value '%s' (accepted: %s)",
+						   sb ? "sandbox" : "seccomp", optarg,
+						   sb ? ACCEPTED_SANDBOX : ACCEPTED_SECCOMP);
+			if (sb)
+				cfg->sandbox = (enum sandbox_mode)m;
+			else
+				cfg->seccomp = (enum seccomp_mode)m;
+			cfg->set |= 1u << (sb ? SERVER_KEY_SANDBOX : SERVER_KEY_SECCOMP);
+			break;
+		}
 		case OPT_VERSION:
 			fputs("ninepd " NINEPD_VERSION "\n", out);
 			return 1;
@@ -850,6 +915,10 @@ int config_merge(struct ninepd_config *cfg, const struct ninepd_config *cmd)
 		cfg->max_open_fds = cmd->max_open_fds;
 	if (cmd->set & (1u << SERVER_KEY_RLIMIT_NOFILE))
 		cfg->rlimit_nofile = cmd->rlimit_nofile;
+	if (cmd->set & (1u << SERVER_KEY_SANDBOX))
+		cfg->sandbox = cmd->sandbox;
+	if (cmd->set & (1u << SERVER_KEY_SECCOMP))
+		cfg->seccomp = cmd->seccomp;
 	if (cmd->user) {
 		free(cfg->user);
 		if (!(cfg->user = strdup(cmd->user)))

@@ -191,7 +191,26 @@ enum server_key {
 	SERVER_KEY_USER,
 	SERVER_KEY_MAX_OPEN_FDS,
 	SERVER_KEY_RLIMIT_NOFILE,
+	SERVER_KEY_SANDBOX,
+	SERVER_KEY_SECCOMP,
 	SERVER_KEY_COUNT
+};
+
+/* --sandbox / [server] sandbox (server/sandbox.c): where the daemon
+ * confines itself once its listeners are bound and its exports open. */
+enum sandbox_mode {
+	SANDBOX_DEFAULT = 0, /* not set: namespace when started as root, else none */
+	SANDBOX_NAMESPACE,   /* new mount, ipc, uts (and net) namespaces, pivot_root */
+	SANDBOX_CHROOT,      /* the same new root, entered with chroot() */
+	SANDBOX_NONE,
+};
+
+/* --seccomp / [server] seccomp (server/seccomp.c): what a system call
+ * outside the allow-list gets. */
+enum seccomp_mode {
+	SECCOMP_FILTER_KILL = 0, /* the default: the process dies of SIGSYS */
+	SECCOMP_FILTER_LOG,      /* EPERM, and one log line naming the call */
+	SECCOMP_FILTER_NONE,     /* no filter */
 };
 
 struct ninepd_config {
@@ -217,6 +236,8 @@ struct ninepd_config {
 	bool check_only;   /* -n */
 	char *config_file; /* the file read (-c, or the default); NULL if none */
 	char *libvirt_xml; /* --libvirt-xml FILE; NULL if none */
+	enum sandbox_mode sandbox;
+	enum seccomp_mode seccomp;
 
 	/* Private to config/: where each setting came from. */
 	struct config_origin *listen_origin;  /* parallel to listen[] */
@@ -345,6 +366,13 @@ const char *security_model_name(enum security_model m);
  * another -errno (the lookup failed) with "problem (accepted: ...)" in msg.
  */
 int config_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *msg, size_t msglen);
+
+/* "namespace"/"chroot"/"none" -> mode, and "kill"/"log"/"none" -> mode;
+ * -1 if unknown.  The names of SANDBOX_DEFAULT is NULL. */
+int sandbox_mode_parse(const char *name);
+const char *sandbox_mode_name(enum sandbox_mode m);
+int seccomp_mode_parse(const char *name);
+const char *seccomp_mode_name(enum seccomp_mode m);
 
 /* "error"/"warn"/"info"/"debug" -> level; -1 if unknown. */
 int log_level_parse(const char *name);

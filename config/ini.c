@@ -262,6 +262,18 @@ static void server_key(struct ini_state *st, const char *name, char *value)
 			return;
 		}
 		cfg->log_level = (enum log_level)level;
+	} else if (k == SERVER_KEY_SANDBOX || k == SERVER_KEY_SECCOMP) {
+		bool sb = k == SERVER_KEY_SANDBOX;
+		int m = sb ? sandbox_mode_parse(value) : seccomp_mode_parse(value);
+		if (m < 0) {
+			ini_error(st, "[server] %s: unknown value '%s' (accepted: %s)", name, value,
+				  sb ? ACCEPTED_SANDBOX : ACCEPTED_SECCOMP);
+			return;
+		}
+		if (sb)
+			cfg->sandbox = (enum sandbox_mode)m;
+		else
+			cfg->seccomp = (enum seccomp_mode)m;
 	} else if (config_parse_number(value, num->min, num->max, &v, msg, sizeof(msg)) < 0) {
 		ini_error(st, "[server] %s: %s", name, msg);
 		return;

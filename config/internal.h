@@ -12,6 +12,8 @@
 #define ACCEPTED_MULTIDEVS "remap, forbid, warn, default"
 #define ACCEPTED_SECMODEL "passthrough, mapped-xattr, none"
 #define ACCEPTED_LOG_LEVEL "error, warn, info, debug"
+#define ACCEPTED_SANDBOX "namespace, chroot, none"
+#define ACCEPTED_SECCOMP "kill, log, none"
 #define ACCEPTED_BOOL "yes, no, true, false, on, off, 1, 0"
 #define ACCEPTED_LISTEN "unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT[,allow=CIDS], stdio"
 #define ACCEPTED_STATE                                                                            \

@@ -534,6 +534,11 @@ void config_print(const struct ninepd_config *cfg, FILE *out)
 		fprintf(out, "rlimit_nofile = %u\n", cfg->rlimit_nofile);
 	else
 		fputs("# rlimit_nofile: not set; the soft limit is raised to the hard one\n", out);
+	if (cfg->sandbox)
+		fprintf(out, "sandbox = %s\n", sandbox_mode_name(cfg->sandbox));
+	else
+		fputs("# sandbox: not set; namespace when started as root, else none\n", out);
+	fprintf(out, "seccomp = %s\n", seccomp_mode_name(cfg->seccomp));
 	if (cfg->trace)
 		fputs("# --trace is on (command line only)\n", out);
 

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential libc6-dev meson ninja-build pkg-config
-  libuv1-dev libxxhash-dev libinih-dev libxml2-dev libcap-ng-dev
+  libuv1-dev libxxhash-dev libinih-dev libxml2-dev libcap-ng-dev libseccomp-dev
   # tests, sanitizers, fuzzing
   libcriterion-dev clang libclang-rt-14-dev
   # end-to-end guest tests and benchmarks

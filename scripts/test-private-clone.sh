@@ -5,6 +5,7 @@
 # them may depend on where the checkout lies (the files such a user must
 # reach go to /tmp and /var/tmp).  Those are the privilege suites (ninepd
 # run as uid 1000, ninepd -u nobody), the access models, reload and faults,
+# the sandbox's walls (one with -u nobody),
 # and the fio benchmark's smoke test (diod serves the export as the guest's
 # user).  The normal build of this checkout's HEAD only, and only what those
 # tests need: about two minutes on 2 cores.  CI (.ci/run) runs it after
@@ -31,6 +32,6 @@ fi
 meson setup build >/dev/null
 ninja -C build ninepd tests/privs/test-privs tests/privs/test-privs-drop \
 	tests/access/test-access tests/access/test-checkconfig tests/reload/test-reload \
-	tests/faults/test-faults >/dev/null
+	tests/faults/test-faults tests/sandbox/test-walls tests/sandbox/ninepd-walls >/dev/null
 meson test -C build --no-rebuild --print-errorlogs \
-	privs-drop privs access check-config reload faults e2e-build-guest e2e-fio-bench-smoke
+	privs-drop privs access check-config reload faults walls e2e-build-guest e2e-fio-bench-smoke

@@ -17,24 +17,22 @@
 
 static int add_mount(struct export *e, int mount_id, int fd);
 
-static int export_open(struct export *e, const struct export_conf *conf)
+/* The root's O_PATH descriptor, its identity, and a descriptor on its
+ * mount for reopening fids from file handles, opened while the daemon may
+ * still open anything (before -u). */
+static int open_root(struct export *e)
 {
-	e->conf = conf;
+	const struct export_conf *conf = e->conf;
 	e->rootfd = open(conf->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->rootfd < 0) {
 		log_error("export '%s': cannot open %s: %s", conf->name, conf->path, strerror(errno));
 		return -errno;
 	}
-	e->realpath = realpath(conf->path, NULL);
-	if (!e->realpath)
-		return -errno;
 	struct stat st;
 	if (fstat(e->rootfd, &st))
 		return -errno;
 	e->root_dev = st.st_dev;
 	e->root_ino = st.st_ino;
-	/* The root mount's descriptor for reopening fids from file handles,
-	 * while the daemon may still open anything (before -u). */
 	int mount_id, mfd = open(conf->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct file_handle probe = {.handle_bytes = 0};
 	if (mfd >= 0 &&
@@ -43,6 +41,19 @@ static int export_open(struct export *e, const struct export_conf *conf)
 		add_mount(e, mount_id, mfd);
 	else if (mfd >= 0)
 		close(mfd);
+	return 0;
+}
+
+static int export_open(struct export *e, const struct export_conf *conf)
+{
+	e->conf = conf;
+	int rc = open_root(e);
+	if (rc)
+		return rc;
+	e->realpath = realpath(conf->path, NULL);
+	if (!e->realpath)
+		return -errno;
+	struct stat st = {.st_dev = e->root_dev};
 	if (conf->remap_state) {
 		/* Restored tables give the guest the same qid paths as before
 		 * the restart; a file that does not fit is refused, never
@@ -162,6 +173,25 @@ int export_mount_fd(struct export *e, int mount_id)
 			fd = e->mounts[i].fd;
 	pthread_mutex_unlock(&e->mounts_lock);
 	return fd;
+}
+
+int export_reopen(struct export *e)
+{
+	dev_t dev = e->root_dev;
+	ino_t ino = e->root_ino;
+	close(e->rootfd);
+	for (size_t i = 0; i < e->nmounts; i++)
+		close(e->mounts[i].fd);
+	e->nmounts = 0;
+	int rc = open_root(e);
+	if (rc)
+		return rc;
+	if (e->root_dev != dev || e->root_ino != ino) {
+		log_error("export '%s': %s is another directory than before", e->conf->name,
+			  e->conf->path);
+		return -ESTALE;
+	}
+	return 0;
 }
 
 static bool str_eq(const char *a, const char *b)

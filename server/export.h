@@ -55,6 +55,10 @@ struct export {
  * conf lies in snap, of which the export takes a reference. */
 int export_new(struct cfg_snapshot *snap, const struct export_conf *conf, struct export **out);
 void export_free(struct export *e); /* NULL is a no-op */
+/* Opens the root (and its mount's descriptor) again by its path, which
+ * must still be the same directory: after the sandbox is entered, so that
+ * no descriptor requests use lies outside it.  0 or -errno (logged). */
+int export_reopen(struct export *e);
 /* True when a reload may keep an export of a for a configuration b. */
 bool export_conf_same(const struct export_conf *a, const struct export_conf *b);
 /* Writes the remap_state file, if the export has one (logged). */

@@ -15,6 +15,7 @@
 #include "server/log.h"
 #include "server/creds.h"
 #include "server/privs.h"
+#include "server/seccomp.h"
 #include "server/server.h"
 
 /* --print-vm-args NAME [--vm KIND]: what a VMM and its guest need to reach
@@ -300,8 +301,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Root was for binding the listeners and opening the exports; from
-	 * here on only the capabilities requests need are kept, as the user
-	 * configured or as root. */
+	 * here on the daemon sees only its exports (the sandbox), keeps only
+	 * the capabilities requests need, as the user configured or as root,
+	 * and makes only the system calls on its allow-list.  In that order:
+	 * the sandbox needs CAP_SYS_ADMIN, the filter forbids what both do. */
+	if (server_enter_sandbox(&srv)) {
+		server_free(&srv);
+		config_free(&cfg);
+		return 1;
+	}
 	char err[256];
 	bool trusted = config_needs_trusted_xattrs(&cfg);
 	if (cfg.user ? privs_drop(cfg.user, trusted, err, sizeof err)
@@ -313,6 +321,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	creds_init();
+	if (syscall_filter_install(cfg.seccomp, err, sizeof err)) {
+		log_error("cannot install the system-call filter (--seccomp %s): %s",
+			  seccomp_mode_name(cfg.seccomp), err);
+		server_free(&srv);
+		config_free(&cfg);
+		return 1;
+	}
 	log_info("ninepd %s ready (%zu export%s, msize up to %u, %u worker threads)",
 		 NINEPD_VERSION, cfg.nexports, cfg.nexports == 1 ? "" : "s", cfg.max_msize,
 		 srv.nthreads);

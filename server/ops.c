@@ -12,6 +12,9 @@
 #include "server/backend.h"
 #include "server/conn.h"
 #include "server/log.h"
+#ifdef NINEPD_TEST_HOOKS
+#include "server/testhook.h"
+#endif
 
 static void qid_or_zero(struct np_qid *q)
 {
@@ -621,6 +624,11 @@ int op_xattrwalk(struct req *r)
 {
 	struct fid *f = r->fid, *x = r->newfid;
 	char name[BE_NAME_BUF];
+#ifdef NINEPD_TEST_HOOKS
+	int hook = testhook_xattrwalk(&r->in.u.txattrwalk.name);
+	if (hook <= 0)
+		return hook;
+#endif
 	int rc = be_xattr_name(&r->in.u.txattrwalk.name, name);
 	if (rc)
 		return rc;

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/creds.h"
@@ -49,6 +51,128 @@ int server_listen(struct server *srv)
 int server_adopt_fds(struct server *srv, int in, int out, bool exit_on_hangup)
 {
 	return listen_adopt_fds(&srv->hub, in, out, exit_on_hangup);
+}
+
+/* ---- the sandbox ---- */
+
+/* The directory of a remap_state file (malloc'd), or NULL. */
+static char *state_dir(const char *file)
+{
+	char *copy = strdup(file);
+	char *dir = copy ? strdup(dirname(copy)) : NULL;
+	free(copy);
+	return dir;
+}
+
+/* Appends path to binds unless it is there already. */
+static void add_bind(struct sandbox_bind *binds, size_t *n, const char *path, bool file,
+		     bool readonly)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(binds[i].path, path))
+			return;
+	binds[(*n)++] = (struct sandbox_bind){.path = path, .file = file, .readonly = readonly};
+}
+
+int server_enter_sandbox(struct server *srv)
+{
+	const struct ninepd_config *cfg = server_config(srv);
+	enum sandbox_mode mode = sandbox_mode_effective(cfg->sandbox);
+	if (mode == SANDBOX_NONE) {
+		log_info("no sandbox (--sandbox none%s): the daemon sees the host's whole tree",
+			 cfg->sandbox ? "" : ", the default when not started as root");
+		return 0;
+	}
+	/* Exports, state directories, two files per config source, passwd
+	 * and group. */
+	size_t cap = 2 * cfg->nexports + 4, n = 0;
+	struct sandbox_bind *binds = calloc(cap, sizeof *binds);
+	char **dirs = calloc(cfg->nexports + 1, sizeof *dirs);
+	int rc = binds && dirs ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < srv->nexports; i++) {
+		const struct export_conf *c = srv->exports[i]->conf;
+		add_bind(binds, &n, c->path, false, false);
+		if (c->remap_state && !(dirs[i] = state_dir(c->remap_state)))
+			rc = -ENOMEM;
+		else if (c->remap_state)
+			add_bind(binds, &n, dirs[i], false, false);
+	}
+	/* SIGHUP reads them again: a file bind shows the file it was
+	 * started with (see docs/ninepd.8 on editors that rename). */
+	if (cfg->config_file)
+		add_bind(binds, &n, cfg->config_file, true, true);
+	if (cfg->libvirt_xml)
+		add_bind(binds, &n, cfg->libvirt_xml, true, true);
+	/* A reload checks that -u's user exists. */
+	if (cfg->user && access("/etc/passwd", F_OK) == 0)
+		add_bind(binds, &n, "/etc/passwd", true, true);
+	if (cfg->user && access("/etc/group", F_OK) == 0)
+		add_bind(binds, &n, "/etc/group", true, true);
+	bool tcp = false;
+	for (struct listener *l = srv->listeners; l; l = l->next)
+		tcp |= l->is_tcp;
+	char err[512] = "";
+	if (!rc)
+		rc = sandbox_enter(mode, binds, n, !tcp, cfg->sandbox == SANDBOX_DEFAULT,
+				   &srv->sandbox, err, sizeof err);
+	else
+		snprintf(err, sizeof err, "out of memory");
+	for (size_t i = 0; dirs && i < cfg->nexports; i++)
+		free(dirs[i]);
+	free(dirs);
+	free(binds);
+	if (rc) {
+		log_error("cannot enter the sandbox (--sandbox %s): %s", sandbox_mode_name(mode), err);
+		return rc;
+	}
+	srv->sandboxed = true;
+	for (size_t i = 0; i < srv->nexports; i++)
+		if ((rc = export_reopen(srv->exports[i])))
+			return rc;
+	log_info("sandbox: %s%s: a new root holding only %zu bound paths (exports, state "
+		 "directories, configuration files) and a /proc of processes; new mount, ipc, "
+		 "uts%s namespaces",
+		 srv->sandbox.mode == SANDBOX_NAMESPACE ? "pivot_root" : "chroot",
+		 srv->sandbox.mode != mode ? " (the root is an initramfs: it cannot be pivoted)" : "",
+		 srv->sandbox.npaths,
+		 srv->sandbox.own_net ? ", network" : " (not network: a TCP listener)");
+	return 0;
+}
+
+/* A reload asks what the sandbox cannot give without a restart: an export
+ * path or a remap_state directory it was not built with, or a new
+ * listener (its socket file or port is outside).  Logged; true to refuse. */
+static bool reload_outside_sandbox(struct server *srv, const struct ninepd_config *ncfg)
+{
+	bool refused = false;
+	for (size_t i = 0; i < ncfg->nexports; i++) {
+		const struct export_conf *c = &ncfg->exports[i];
+		if (!sandbox_has(&srv->sandbox, c->path)) {
+			log_error("SIGHUP: export '%s': %s is not an export path the daemon started "
+				  "with; the sandbox holds only those: a new export path needs a "
+				  "restart",
+				  c->name, c->path);
+			refused = true;
+		}
+		char *dir = c->remap_state ? state_dir(c->remap_state) : NULL;
+		if (dir && !sandbox_has(&srv->sandbox, dir)) {
+			log_error("SIGHUP: export '%s': remap_state %s lies in a directory the "
+				  "sandbox was not built with: a new state directory needs a restart",
+				  c->name, c->remap_state);
+			refused = true;
+		}
+		free(dir);
+	}
+	for (size_t i = 0; i < ncfg->nlisten; i++) {
+		const struct listen_addr *a = &ncfg->listen_addrs[i];
+		if (a->kind != LISTEN_STDIO && !listen_has(srv->listeners, a->text)) {
+			log_error("SIGHUP: listen %s: a new listener needs a restart under the "
+				  "sandbox (removing one does not)",
+				  a->text);
+			refused = true;
+		}
+	}
+	return refused;
 }
 
 /* ---- stopping ---- */
@@ -139,7 +263,33 @@ static void server_reload(struct server *srv)
 		return;
 	optind = 0; /* config_load parses argv again with getopt */
 	int rc = config_load(ncfg, srv->argc, srv->argv, stderr, stderr);
+	const struct ninepd_config *run = server_config(srv);
+	struct stat st;
+	if (srv->sandboxed && run->config_file && stat(run->config_file, &st) == 0 &&
+	    st.st_nlink == 0)
+		log_warn("SIGHUP: %s was replaced on the host (renamed over, as some editors "
+			 "save); the sandbox still shows the file the daemon started with: "
+			 "write the file in place, or restart", run->config_file);
+	if (rc == 0 && srv->sandboxed && reload_outside_sandbox(srv, ncfg)) {
+		log_error("SIGHUP: the new configuration needs a restart (--sandbox %s); keeping "
+			  "the running one", sandbox_mode_name(srv->sandbox.mode));
+		config_free(ncfg);
+		free(ncfg);
+		return;
+	}
 	if (rc != 0 || ncfg->nexports == 0) {
+		if (srv->sandboxed) {
+			char held[1024] = "";
+			size_t used = 0;
+			for (size_t i = 0; i < srv->sandbox.npaths && used < sizeof held; i++) {
+				int w = snprintf(held + used, sizeof held - used, "%s%s", i ? ", " : "",
+						 srv->sandbox.paths[i]);
+				used += w > 0 ? (size_t)w : 0;
+			}
+			log_error("SIGHUP: inside the sandbox only the paths the daemon started with "
+				  "exist (%s): a new export path or state directory needs a restart",
+				  held);
+		}
 		log_error("SIGHUP: the new configuration is not valid; keeping the running one");
 		config_free(ncfg);
 		free(ncfg);
@@ -211,6 +361,9 @@ static void server_reload(struct server *srv)
 	if (threads != srv->nthreads)
 		log_warn("SIGHUP: threads = %u takes effect at the next start; %u worker "
 			 "threads keep running", threads, srv->nthreads);
+	if (ncfg->sandbox != old->sandbox || ncfg->seccomp != old->seccomp)
+		log_warn("SIGHUP: sandbox and seccomp take effect at the next start; the daemon "
+			 "confined itself once");
 	if (!str_eq(ncfg->user, old->user))
 		log_warn("SIGHUP: user = %s takes effect at the next start; the daemon's "
 			 "identity is set once", ncfg->user ? ncfg->user : "(none)");
@@ -293,6 +446,7 @@ int server_init(struct server *srv, uv_loop_t *loop, struct ninepd_config *cfg)
 
 void server_free(struct server *srv)
 {
+	sandbox_free(&srv->sandbox);
 	conn_hub_free(&srv->hub);
 	for (size_t i = 0; i < srv->nexports; i++)
 		export_free(srv->exports[i]);

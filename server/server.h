@@ -17,6 +17,7 @@
 #include "server/conn.h"
 #include "server/export.h"
 #include "server/listen.h"
+#include "server/sandbox.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -30,6 +31,8 @@ struct server {
 	unsigned nthreads;
 	uv_signal_t sig_term, sig_int, sig_usr1, sig_hup;
 	uv_timer_t drain_timer;
+	struct sandbox sandbox;    /* what the sandbox holds; empty: none */
+	bool sandboxed;
 	bool stopping;
 	bool finished;
 	int exit_code;
@@ -42,6 +45,10 @@ int server_listen(struct server *srv);
  * the server stops when it hangs up if exit_on_hangup.  The server owns the
  * fds from now on.  Used by the request-path fuzzer. */
 int server_adopt_fds(struct server *srv, int in, int out, bool exit_on_hangup);
+/* Once listening: enters the sandbox the configuration asks for (none,
+ * namespace, chroot: sandbox.h) and reopens the exports inside it.  0, or
+ * -errno (logged; the caller must exit). */
+int server_enter_sandbox(struct server *srv);
 void server_stop(struct server *srv);
 void server_free(struct server *srv);
 void server_log_stats(struct server *srv);

@@ -212,11 +212,14 @@ static void *worker_main(void *arg)
 }
 
 /* Workers block every signal: signals are the loop's (uv_signal), and a
- * blocking call in a worker must not end early with EINTR. */
+ * blocking call in a worker must not end early with EINTR.  All but
+ * SIGSYS: --seccomp log's handler must run on the thread whose call was
+ * refused (a blocked SIGSYS would kill the process). */
 static void start_workers(struct workq *q)
 {
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < q->nthreads; i++) {
 		struct worker *w = &q->workers[i];

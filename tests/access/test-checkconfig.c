@@ -320,7 +320,8 @@ Test(check_config, unknown_key_names_file_line_key_and_accepted_keys)
 	expect_refused(&r);
 	expect_err(&r,
 		   "%s:3: [server] unknown key 'listen_on' (accepted: listen, max_msize, threads, "
-		   "log_level, max_connections, max_fids, user, max_open_fds, rlimit_nofile)\n",
+		   "log_level, max_connections, max_fids, user, max_open_fds, rlimit_nofile, "
+		   "sandbox, seccomp)\n",
 		   conf);
 	expect_err(&r,
 		   "%s:6: [export a] unknown key 'colour' (accepted: path, multidevs, "

@@ -720,7 +720,7 @@ Test(config, file_unknown_server_key_is_an_error)
 {
 	conf_fails("[server]\nmsize = 8192\n", 2,
 		   "[server] unknown key 'msize' (accepted: listen, max_msize, threads, log_level, "
-		   "max_connections, max_fids, user, max_open_fds, rlimit_nofile)");
+		   "max_connections, max_fids, user, max_open_fds, rlimit_nofile, sandbox, seccomp)");
 }
 
 Test(config, file_server_number_that_is_not_a_number_is_an_error)
@@ -2755,6 +2755,8 @@ Test(config, check_flag_on_good_file_prints_config_and_configuration_ok)
 			 "user = nobody\n"
 			 "max_open_fds = 1000\n"
 			 "rlimit_nofile = 4096\n"
+			 "# sandbox: not set; namespace when started as root, else none\n"
+			 "seccomp = kill\n"
 			 "\n"
 			 "[export data]\n"
 			 "path = " TEST_DATA "/.\n"
@@ -2858,4 +2860,60 @@ Test(config, load_usage_error_asks_to_exit_1)
 	cr_expect_eq(load(NULL, "--bogus", NULL), -1);
 	cr_expect_str_eq(captured(&err), "ninepd: unknown option '--bogus'\nTry 'ninepd --help' "
 					 "for more information.\n");
+}
+
+/* ---- sandbox and seccomp (issue 18) ------------------------------------ */
+
+Test(config, sandbox_and_seccomp_default_to_unset_and_kill)
+{
+	cr_assert_eq(cmdline(NULL), 0);
+	cr_expect_eq(cfg.sandbox, SANDBOX_DEFAULT, "namespace as root, decided at start");
+	cr_expect_eq(cfg.seccomp, SECCOMP_FILTER_KILL);
+}
+
+Test(config, cmdline_sets_sandbox_and_seccomp)
+{
+	cr_assert_eq(cmdline("--sandbox", "chroot", "--seccomp=log", NULL), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.sandbox, SANDBOX_CHROOT);
+	cr_expect_eq(cfg.seccomp, SECCOMP_FILTER_LOG);
+	cr_expect(cfg.set & (1u << SERVER_KEY_SANDBOX));
+	cr_expect(cfg.set & (1u << SERVER_KEY_SECCOMP));
+}
+
+Test(config, cmdline_refuses_an_unknown_sandbox_naming_the_accepted_values)
+{
+	cr_assert_eq(cmdline("--sandbox", "jail", NULL), -1);
+	expect_usage_error("--sandbox: unknown value 'jail' (accepted: namespace, chroot, none)");
+}
+
+Test(config, cmdline_refuses_an_unknown_seccomp_naming_the_accepted_values)
+{
+	cr_assert_eq(cmdline("--seccomp", "trap", NULL), -1);
+	expect_usage_error("--seccomp: unknown value 'trap' (accepted: kill, log, none)");
+}
+
+Test(config, file_sets_sandbox_and_seccomp)
+{
+	cr_assert_eq(parse_conf("[server]\nsandbox = none\nseccomp = none\n"), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.sandbox, SANDBOX_NONE);
+	cr_expect_eq(cfg.seccomp, SECCOMP_FILTER_NONE);
+}
+
+Test(config, file_refuses_an_unknown_sandbox_naming_file_line_and_values)
+{
+	cr_assert_lt(parse_conf("[server]\nthreads = 2\nsandbox = container\n"), 0);
+	expect_conf_error(3, "[server] sandbox: unknown value 'container' (accepted: namespace, "
+			     "chroot, none)");
+}
+
+Test(config, the_command_line_overrides_the_files_sandbox)
+{
+	tmp_path(conf_path, sizeof(conf_path), "ninepd.conf");
+	write_file(conf_path, "[server]\nsandbox = none\nseccomp = log\n[export root]\npath = /\n");
+	cr_assert_eq(load(NULL, "-c", conf_path, "--sandbox", "chroot", NULL), 0, "%s",
+		     captured(&err));
+	cr_expect_eq(cfg.sandbox, SANDBOX_CHROOT);
+	cr_expect_eq(cfg.seccomp, SECCOMP_FILTER_LOG, "the file's, not overridden");
 }

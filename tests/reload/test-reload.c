@@ -79,16 +79,19 @@ static void hup_and_wait(const char *marker, int occurrence)
 
 TestSuite(reload, .init = setup, .fini = teardown, .timeout = 60);
 
+/* Without a sandbox: a sandboxed daemon cannot reach a new export path
+ * (sandbox_refuses_a_new_export_path_and_keeps_running below). */
 Test(reload, adding_an_export_keeps_existing_clients_and_serves_the_new_one)
 {
 	char body[1024];
-	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	snprintf(body, sizeof body, "sandbox = none\n[export a]\npath = %s\n", exp_a);
 	write_conf(body);
 	start();
 	struct np_client *ca;
 	cr_assert_eq(np_session(&ca, addr, 65536, "a", 0, 1), 0);
 
-	snprintf(body, sizeof body, "[export a]\npath = %s\n[export b]\npath = %s\n", exp_a, exp_b);
+	snprintf(body, sizeof body, "sandbox = none\n[export a]\npath = %s\n[export b]\npath = %s\n",
+		 exp_a, exp_b);
 	write_conf(body);
 	hup_and_wait("configuration reloaded", 1);
 
@@ -152,14 +155,14 @@ Test(reload, a_broken_configuration_is_refused_and_the_running_one_stays)
 Test(reload, changing_threads_or_user_is_reported_as_needing_a_restart)
 {
 	char body[1024];
-	snprintf(body, sizeof body, "threads = 3\n[export a]\npath = %s\n", exp_a);
+	snprintf(body, sizeof body, "threads = 3\nsandbox = none\n[export a]\npath = %s\n", exp_a);
 	write_conf(body);
 	start();
 	struct np_client *ca;
 	cr_assert_eq(np_session(&ca, addr, 65536, "a", 0, 1), 0);
 
-	snprintf(body, sizeof body, "threads = 5\nuser = nobody\n[export a]\npath = %s\n"
-		 "[export b]\npath = %s\n", exp_a, exp_b);
+	snprintf(body, sizeof body, "threads = 5\nuser = nobody\nsandbox = none\n[export a]\n"
+		 "path = %s\n[export b]\npath = %s\n", exp_a, exp_b);
 	write_conf(body);
 	hup_and_wait("configuration reloaded", 1);
 	char *log = np_daemon_log(&d);
@@ -215,4 +218,131 @@ Test(reload, a_new_id_map_applies_and_an_overlapping_one_is_refused_with_its_lin
 	cr_assert_eq(np_getattr(c, 1, NP_GETATTR_BASIC, &a), 0);
 	cr_expect_eq(a.uid, 1000, "the running map stays");
 	np_client_close(c);
+}
+
+/* Under the sandbox (the default as root) the options of an existing
+ * export and the log level change at a reload; the tree the daemon sees
+ * does not. */
+Test(reload, sandbox_applies_new_options_of_an_existing_export)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the sandbox needs root");
+	char body[1024];
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	struct np_client *ca;
+	cr_assert_eq(np_session(&ca, addr, 65536, "a", 0, 1), 0);
+
+	snprintf(body, sizeof body, "log_level = debug\n[export a]\npath = %s\nreadonly = yes\n",
+		 exp_a);
+	write_conf(body);
+	hup_and_wait("configuration reloaded", 1);
+	struct np_client *c2;
+	cr_assert_eq(np_session(&c2, addr, 65536, "a", 0, 1), 0);
+	uint32_t fid = np_fid_new(c2);
+	cr_assert_eq(np_walk(c2, 1, fid, 0, NULL, NULL, NULL), 0);
+	int rc = np_lcreate(c2, fid, "f", 0 /* O_RDONLY */, 0644, 0, NULL, NULL);
+	cr_assert_eq(rc, -EROFS, "the export became read-only: %s", strerror(-rc));
+	np_client_close(c2);
+	np_client_close(ca);
+}
+
+Test(reload, sandbox_refuses_a_new_export_path_and_keeps_running)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the sandbox needs root");
+	char body[1024];
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	struct np_client *ca;
+	cr_assert_eq(np_session(&ca, addr, 65536, "a", 0, 1), 0);
+
+	snprintf(body, sizeof body, "[export a]\npath = %s\n[export b]\npath = %s\n", exp_a, exp_b);
+	write_conf(body);
+	hup_and_wait("keeping the running one", 1);
+	char *log = np_daemon_log(&d);
+	/* The new path does not exist inside: the configuration's check says
+	 * so, and the sandbox what to do. */
+	cr_expect_not_null(strstr(log, "SIGHUP: inside the sandbox only the paths the daemon "
+				       "started with exist"), "log: %s", log);
+	cr_expect_not_null(strstr(log, "a new export path or state directory needs a restart"),
+			   "log: %s", log);
+	free(log);
+	cr_assert_eq(np_getattr(ca, 1, NP_GETATTR_BASIC, NULL), 0, "the old client stays");
+	struct np_client *cb;
+	cr_assert_neq(np_session(&cb, addr, 65536, "b", 0, 1), 0, "b is not served");
+	np_client_close(ca);
+	cr_assert(np_daemon_alive(&d));
+}
+
+Test(reload, sandbox_refuses_a_new_listener)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the sandbox needs root");
+	char body[1024];
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	snprintf(body, sizeof body, "listen = unix:%s/s2\n[export a]\npath = %s\n", dir, exp_a);
+	write_conf(body);
+	hup_and_wait("keeping the running one", 1);
+	char *log = np_daemon_log(&d);
+	cr_expect_not_null(strstr(log, "a new listener needs a restart under the sandbox"),
+			   "log: %s", log);
+	free(log);
+	char s2[300];
+	snprintf(s2, sizeof s2, "%s/s2", dir);
+	cr_expect_neq(access(s2, F_OK), 0, "no new socket");
+	cr_assert(np_daemon_alive(&d));
+}
+
+/* A directory inside an export exists in the sandbox too, but exporting
+ * it on its own is a new export path all the same: refused by name. */
+Test(reload, sandbox_refuses_a_new_export_path_inside_an_old_one)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the sandbox needs root");
+	char body[1024], sub[300];
+	snprintf(sub, sizeof sub, "%s/sub", exp_a);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	snprintf(body, sizeof body, "[export a]\npath = %s\n[export sub]\npath = %s\n", exp_a, sub);
+	write_conf(body);
+	hup_and_wait("keeping the running one", 1);
+	char *log = np_daemon_log(&d);
+	char want[512];
+	snprintf(want, sizeof want,
+		 "export 'sub': %s is not an export path the daemon started with; the sandbox "
+		 "holds only those: a new export path needs a restart", sub);
+	cr_expect_not_null(strstr(log, want), "log: %s", log);
+	free(log);
+	struct np_client *c;
+	cr_assert_neq(np_session(&c, addr, 65536, "sub", 0, 1), 0, "sub is not served");
+	cr_assert(np_daemon_alive(&d));
+}
+
+/* The sandbox holds the configuration file as a file: one renamed over it
+ * (as some editors save) is not seen, and the reload says so. */
+Test(reload, sandbox_warns_when_the_file_was_renamed_over)
+{
+	if (geteuid() != 0)
+		cr_skip_test("the sandbox needs root");
+	char body[1024], tmp[300];
+	snprintf(body, sizeof body, "[export a]\npath = %s\n", exp_a);
+	write_conf(body);
+	start();
+	snprintf(tmp, sizeof tmp, "%s.new", conf);
+	FILE *f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[server]\nlisten = %s\nlog_level = debug\n[export a]\npath = %s\n", addr, exp_a);
+	fclose(f);
+	cr_assert_eq(rename(tmp, conf), 0);
+	hup_and_wait("configuration reloaded", 1);
+	char *log = np_daemon_log(&d);
+	cr_expect_not_null(strstr(log, "was replaced on the host (renamed over"), "log: %s", log);
+	free(log);
 }
