@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "proto/9p.h"
+#include "server/bufpool.h"
 #include "server/creds.h"
 #include "server/export.h"
 #include "server/fid.h"
@@ -45,6 +46,8 @@ struct conn_hub {
 	uv_timer_t lock_timer;
 	struct req *lock_waiters;
 	uv_timer_t throttle_timer;    /* the next throttled request may ask again */
+	struct bufpool bufs;          /* large reply buffers (req_out_reserve) */
+	uv_timer_t bufs_timer;        /* gives idle ones back (bufpool_tick) */
 	bool stopping;
 	/* The descriptors the fids of every client hold.  pool.cap: past it
 	 * idle ones are given back; fid_fd_budget: past it, when nothing can

@@ -37,7 +37,7 @@ struct req {
 	struct np_msg in;
 	uint8_t *inbuf;
 	uint32_t incap;
-	uint8_t *outbuf;     /* outsmall, or a heap buffer for large replies */
+	uint8_t *outbuf;     /* outsmall, or a pool buffer for large replies (bufpool.h) */
 	uint8_t *outsmall;   /* REQ_SMALL_OUT bytes, kept with the request */
 	uint32_t outcap;
 	uint32_t outlen;
@@ -58,7 +58,10 @@ struct req {
 	struct req *qnext;   /* send queue / free list / lock-wait list */
 };
 
-/* Make r->outbuf hold at least size bytes; 0 or -ENOMEM.  Worker-safe. */
+/* Make r->outbuf hold at least size bytes; 0 or -ENOMEM.  Worker-safe.
+ * Its content is not kept. */
 int req_out_reserve(struct req *r, uint32_t size);
+/* Gives a large outbuf back to the pool; outbuf is outsmall again. */
+void req_out_release(struct req *r);
 
 #endif
