@@ -14,10 +14,13 @@
  * recycles the request.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server/conn.h"
@@ -45,6 +48,10 @@
  * given back after a second or two in which no large reply was made. */
 #define HUB_MAX_IDLE_BUFS (64u << 20)
 #define HUB_BUFS_TICK_MS 1000
+
+/* A worker sending a spliced read's reply waits at most this long at a
+ * time for the client to make room, then leaves the rest to the loop. */
+#define DIRECT_WAIT_MS 20
 
 #define LOCK_RETRY_MS 10
 #define LOCK_RETRY_MAX_MS 200
@@ -445,6 +452,8 @@ static void req_complete(struct req *r)
 				pthread_mutex_unlock(&c->wlock);
 			}
 			req_release(r);
+			if (c->sendq_head) /* replies queued while it was being sent */
+				mark_dirty(c);
 		}
 	} else if (drop) {
 		req_release(r);
@@ -478,6 +487,91 @@ static struct req *work_req(struct workq_item *it)
 	return (struct req *)((char *)it - offsetof(struct req, work));
 }
 
+/* Worker: the payload of a spliced read (r->piped bytes in this worker's
+ * pipe) into outbuf + at, where a pread would have put it: the reply is
+ * sent from outbuf after all.  False if the pipe gave less (it cannot). */
+static bool piped_to_outbuf(struct req *r, uint32_t at)
+{
+	int in = req_splice_out();
+	uint32_t done = 0;
+	while (done < r->piped) {
+		ssize_t n = read(in, r->outbuf + at + done, r->piped - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (uint32_t)n;
+	}
+	bool whole = done == r->piped;
+	r->piped = 0;
+	if (!whole)
+		req_splice_reset(); /* what is left in it belongs to nobody */
+	return whole;
+}
+
+/* Worker, under wlock, the reply's writer (r->direct): sends the header
+ * from outbuf and the payload from the pipe straight into the socket
+ * (splice: no copy through user space), sleeping in poll() without the
+ * lock while the client makes room (direct_partial keeps every other
+ * writer away).  A client that makes no room for DIRECT_WAIT_MS, or a
+ * failure, leaves the rest to the loop: what is still in the pipe goes to
+ * outbuf, direct_sent says how much went out. */
+static void reply_splice_from_worker(struct conn *c, struct req *r)
+{
+	int in = req_splice_out();
+	uint32_t sent = 0, total = r->outlen, pipe_end = NP_IOHDRSZ + r->piped;
+	bool waited = false;
+	for (;;) {
+		ssize_t n;
+		if (sent < NP_IOHDRSZ)
+			n = write(c->out_fd, r->outbuf + sent, NP_IOHDRSZ - sent);
+		else if (sent < pipe_end)
+			n = splice(in, NULL, c->out_fd, NULL, pipe_end - sent,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		else
+			n = write(c->out_fd, r->outbuf + sent, total - sent);
+		if (n > 0) {
+			sent += (uint32_t)n;
+			if (sent == total)
+				break;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			break; /* the loop's write fails the same way and closes */
+		if (errno == EINTR)
+			continue;
+		if (sent == 0 && !waited)
+			break; /* the socket is full: all of it to the loop */
+		c->direct_partial = true;
+		r->direct_sent = sent; /* not out whole (handle_req) */
+		pthread_mutex_unlock(&c->wlock);
+		struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
+		int rc = poll(&p, 1, DIRECT_WAIT_MS);
+		pthread_mutex_lock(&c->wlock);
+		waited = true;
+		if (rc <= 0 || c->closing) /* closing: the descriptor may be reused */
+			break;
+	}
+	uint32_t from = sent > NP_IOHDRSZ ? sent : NP_IOHDRSZ;
+	r->piped = from < pipe_end ? pipe_end - from : 0;
+	if (!piped_to_outbuf(r, from) && sent) {
+		/* Half a reply is out and the rest is lost: the stream cannot
+		 * go on, and the loop closes the connection when it sees it. */
+		shutdown(c->out_fd, SHUT_RDWR);
+		sent = total;
+	}
+	if (sent == 0) {
+		atomic_store_explicit(&r->direct, false, memory_order_relaxed);
+		c->direct_partial = false;
+	} else if (sent < total) {
+		r->direct_sent = sent;
+		c->direct_partial = true;
+	} else {
+		r->direct_sent = 0;
+		c->direct_partial = false;
+	}
+}
+
 /* Worker thread, right after the work: when the reply is final already
  * (no done step on the loop), it is the connection's only request in
  * flight and nothing else is being sent, the worker writes it itself, so
@@ -486,7 +580,9 @@ static struct req *work_req(struct workq_item *it)
  * bookkeeping (tag, flushers, release); a short write leaves the rest to
  * it, in front of everything else.  Only under
  * wlock, which the loop holds wherever it changes what is checked here,
- * and never after conn_close (the descriptor may be reused). */
+ * and never after conn_close (the descriptor may be reused).  A spliced
+ * read's payload (r->piped) leaves this function in outbuf unless this
+ * worker sent it. */
 static void req_reply_from_worker(struct req *r)
 {
 	struct conn *c = r->conn;
@@ -494,8 +590,11 @@ static void req_reply_from_worker(struct req *r)
 	 * replies costs less than a write per reply (measured: getattr q16
 	 * 0.73x, randread4k q16 0.45x when every worker wrote its own). */
 	if (c->out_fd < 0 || r->snap->cfg->trace || !dispatch_reply_is_final(r) ||
-	    __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) != 1)
+	    __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) != 1) {
+		if (r->piped && !piped_to_outbuf(r, NP_IOHDRSZ))
+			r->err = -EIO;
 		return;
+	}
 	pthread_mutex_lock(&c->wlock);
 	if (!c->closing && r->generation == c->generation && !c->sendq_head &&
 	    c->write_bytes == 0 && !c->direct_partial) {
@@ -506,15 +605,21 @@ static void req_reply_from_worker(struct req *r)
 		 * as the reply reaches it, and the loop must then wait for this
 		 * request rather than call it a tag reused in flight. */
 		atomic_store_explicit(&r->direct, true, memory_order_release);
-		ssize_t n = write(c->out_fd, r->outbuf, r->outlen);
-		if (n <= 0)
-			atomic_store_explicit(&r->direct, false, memory_order_relaxed);
-		else if ((uint32_t)n < r->outlen) {
-			r->direct_sent = (uint32_t)n;
-			c->direct_partial = true;
+		if (r->piped && !r->err) {
+			reply_splice_from_worker(c, r);
+		} else {
+			ssize_t n = write(c->out_fd, r->outbuf, r->outlen);
+			if (n <= 0)
+				atomic_store_explicit(&r->direct, false, memory_order_relaxed);
+			else if ((uint32_t)n < r->outlen) {
+				r->direct_sent = (uint32_t)n;
+				c->direct_partial = true;
+			}
 		}
 	}
 	pthread_mutex_unlock(&c->wlock);
+	if (r->piped && !piped_to_outbuf(r, NP_IOHDRSZ))
+		r->err = -EIO;
 }
 
 static void req_work_cb(struct workq_item *it)
@@ -821,12 +926,12 @@ static void handle_req(struct conn *c, struct req *r, uint32_t size)
 		 * client's again.  The old request leaves the tag table now and
 		 * is finished when the worker hands it back (req_complete's
 		 * tag_remove then finds the new one, not it).  Its reply must be
-		 * out whole: wlock is held by the worker across its write, and a
-		 * reply only partly written (the client cannot have read it) is a
-		 * tag reused in flight.  Nothing waits, nothing spins. */
+		 * out whole: its worker sets direct_sent under wlock while the
+		 * reply is only partly written (the client cannot have read it:
+		 * a tag reused in flight).  Nothing waits, nothing spins. */
 		pthread_mutex_lock(&c->wlock);
 		bool out = atomic_load_explicit(&old->direct, memory_order_relaxed) &&
-			   !c->direct_partial;
+			   old->direct_sent == 0;
 		pthread_mutex_unlock(&c->wlock);
 		if (out)
 			tag_remove(c, old);
