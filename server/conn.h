@@ -92,6 +92,10 @@ struct conn {
 	struct workq_group group; /* its turn on the worker threads */
 	struct req *tags[CONN_TAG_BUCKETS];
 	uint32_t inflight;
+	/* Of those, requests whose reply a worker has written whole and the
+	 * loop has not taken back yet: the client has its answer, so to it
+	 * they are no longer in flight (conn_alone_in_flight). */
+	uint32_t answered;
 	struct req *sendq_head, *sendq_tail;
 	uint32_t sendq_len;
 	size_t write_bytes;  /* bytes handed to uv_write, not yet written */
@@ -110,6 +114,11 @@ struct conn {
 	uint32_t nfree;
 	struct conn *prev, *next;
 };
+
+/* Any thread: r is the only request of its connection the client still
+ * waits for (the others, if any, are answered and only the loop's
+ * bookkeeping is left).  A hint: it may change at once. */
+bool conn_alone_in_flight(const struct req *r);
 
 /* The hub's handles on loop, and its worker queue; 0 or -errno. */
 int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads);

@@ -50,10 +50,8 @@ void req_splice_reset(void)
 ssize_t req_read_splice(struct req *r, int fd, uint64_t off, uint32_t count)
 {
 	struct conn *c = r->conn;
-	/* Two in flight: the one before may be answered and not yet taken
-	 * back by the loop (the client sent this one on its reply). */
 	if (count < REQ_SPLICE_MIN || c->out_fd < 0 || r->snap->cfg->trace || off > INT64_MAX ||
-	    __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) > 2 || req_splice_pipe() < 0 ||
+	    !conn_alone_in_flight(r) || req_splice_pipe() < 0 ||
 	    splice_room < REQ_SPLICE_MIN)
 		return -EAGAIN;
 	uint32_t want = count < splice_room ? count : splice_room;
