@@ -116,6 +116,7 @@ static struct req *req_alloc(struct conn *c, uint32_t insize)
 	r->conn = c;
 	r->snap = cfg_snapshot_ref(c->hub->snap);
 	r->open_fd = -1;
+	r->splice_fd[0] = r->splice_fd[1] = -1;
 	r->outbuf = r->outsmall;
 	r->outcap = REQ_SMALL_OUT;
 	c->refs++;
@@ -497,12 +498,12 @@ static struct req *work_req(struct workq_item *it)
 	return (struct req *)((char *)it - offsetof(struct req, work));
 }
 
-/* Worker: the payload of a spliced read (r->piped bytes in this worker's
- * pipe) into outbuf + at, where a pread would have put it: the reply is
+/* Worker: the payload of a spliced read (r->piped bytes in its pipe) into
+ * outbuf + at, where a pread would have put it: the reply is
  * sent from outbuf after all.  False if the pipe gave less (it cannot). */
 static bool piped_to_outbuf(struct req *r, uint32_t at)
 {
-	int in = req_splice_out();
+	int in = r->splice_fd[0];
 	uint32_t done = 0;
 	while (done < r->piped) {
 		ssize_t n = read(in, r->outbuf + at + done, r->piped - done);
@@ -514,8 +515,6 @@ static bool piped_to_outbuf(struct req *r, uint32_t at)
 	}
 	bool whole = done == r->piped;
 	r->piped = 0;
-	if (!whole)
-		req_splice_reset(); /* what is left in it belongs to nobody */
 	return whole;
 }
 
@@ -528,7 +527,7 @@ static bool piped_to_outbuf(struct req *r, uint32_t at)
  * outbuf, direct_sent says how much went out. */
 static void reply_splice_from_worker(struct conn *c, struct req *r)
 {
-	int in = req_splice_out();
+	int in = r->splice_fd[0];
 	uint32_t sent = 0, total = r->outlen, pipe_end = NP_IOHDRSZ + r->piped;
 	bool waited = false;
 	for (;;) {
@@ -608,6 +607,7 @@ static void req_reply_from_worker(struct req *r)
 		      : __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) != 1)) {
 		if (r->piped && !piped_to_outbuf(r, NP_IOHDRSZ))
 			r->err = -EIO;
+		req_splice_close(r);
 		return;
 	}
 	pthread_mutex_lock(&c->wlock);
@@ -637,6 +637,7 @@ static void req_reply_from_worker(struct req *r)
 	pthread_mutex_unlock(&c->wlock);
 	if (r->piped && !piped_to_outbuf(r, NP_IOHDRSZ))
 		r->err = -EIO;
+	req_splice_close(r);
 }
 
 static void req_work_cb(struct workq_item *it)

@@ -46,8 +46,6 @@ struct conn_hub {
 	uv_timer_t lock_timer;
 	struct req *lock_waiters;
 	uv_timer_t throttle_timer;    /* the next throttled request may ask again */
-	struct bufpool bufs;          /* large reply buffers (req_out_reserve) */
-	uv_timer_t bufs_timer;        /* gives idle ones back (bufpool_tick) */
 	bool stopping;
 	/* The descriptors the fids of every client hold.  pool.cap: past it
 	 * idle ones are given back; fid_fd_budget: past it, when nothing can
@@ -61,6 +59,9 @@ struct conn_hub {
 	void (*on_idle)(struct conn_hub *h);
 	/* A connection that ends the daemon (stdio) has gone. */
 	void (*on_hangup)(struct conn_hub *h);
+	/* Last, so that the fields above keep the cache lines they had. */
+	struct bufpool bufs;          /* large reply buffers (req_out_reserve) */
+	uv_timer_t bufs_timer;        /* gives idle ones back (bufpool_tick) */
 };
 
 #define CONN_TAG_BUCKETS 64
@@ -92,10 +93,6 @@ struct conn {
 	struct workq_group group; /* its turn on the worker threads */
 	struct req *tags[CONN_TAG_BUCKETS];
 	uint32_t inflight;
-	/* Of those, requests whose reply a worker has written whole and the
-	 * loop has not taken back yet: the client has its answer, so to it
-	 * they are no longer in flight (conn_alone_in_flight). */
-	uint32_t answered;
 	struct req *sendq_head, *sendq_tail;
 	uint32_t sendq_len;
 	size_t write_bytes;  /* bytes handed to uv_write, not yet written */
@@ -113,6 +110,11 @@ struct conn {
 	struct req *free_reqs;
 	uint32_t nfree;
 	struct conn *prev, *next;
+	/* Of the requests in flight, those whose reply a worker has written
+	 * whole and the loop has not taken back yet: the client has its
+	 * answer, so to it they are no longer in flight
+	 * (conn_alone_in_flight).  Last: the fields above keep their lines. */
+	uint32_t answered;
 };
 
 /* Any thread: r is the only request of its connection the client still

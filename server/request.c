@@ -8,58 +8,60 @@
 #include "server/conn.h"
 #include "server/dispatch.h"
 
-/* Each worker's pipe for spliced reads, made at its first one; -1: none
- * could be made, reads are copied.  A read of n bytes at an offset that
- * is not page-aligned takes n / page + 1 pages of the pipe, hence the page
- * of room (2 MiB for 1 MiB reads: root may, others get 1 MiB, and 1 MiB
- * reads are then copied). */
-static __thread int splice_pipe[2] = {-2, -2};
-static __thread uint32_t splice_room;
+/* The pipe of one spliced read, made for it and closed once its reply is
+ * out (req_splice_close): a pipe kept per worker would outlive every
+ * client (and a few system calls are nothing next to a copied megabyte).
+ * A read of n bytes at an offset that is not page-aligned takes
+ * n / page + 1 pages of the pipe, hence the page of room: 2 MiB for 1 MiB
+ * reads where the daemon may (CAP_SYS_RESOURCE), else 1 MiB, and the
+ * last page of a 1 MiB read is then pread behind the spliced part.  The
+ * first pipe finds out which size works. */
+static _Atomic int splice_pipe_size; /* 0: not known yet, -1: no splicing */
 
-static int req_splice_pipe(void)
+static uint32_t splice_open(struct req *r)
 {
-	if (splice_pipe[0] != -2)
-		return splice_pipe[1];
-	if (pipe2(splice_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-		splice_pipe[0] = splice_pipe[1] = -1;
-		return -1;
+	if (splice_pipe_size < 0 || pipe2(r->splice_fd, O_CLOEXEC | O_NONBLOCK) != 0)
+		return 0;
+	int size = splice_pipe_size;
+	if (size > 0) {
+		size = fcntl(r->splice_fd[1], F_SETPIPE_SZ, size);
+	} else {
+		size = fcntl(r->splice_fd[1], F_SETPIPE_SZ, 2 << 20);
+		if (size < 0)
+			size = fcntl(r->splice_fd[1], F_SETPIPE_SZ, 1 << 20);
+		splice_pipe_size = size > 0 ? size : -1;
 	}
-	int size = fcntl(splice_pipe[1], F_SETPIPE_SZ, 2 << 20);
-	if (size < 0)
-		size = fcntl(splice_pipe[1], F_SETPIPE_SZ, 1 << 20);
-	if (size < 0)
-		size = fcntl(splice_pipe[1], F_GETPIPE_SZ);
 	long page = sysconf(_SC_PAGESIZE);
-	splice_room = size > page ? (uint32_t)(size - page) : 0;
-	return splice_pipe[1];
+	if (size <= page + (long)REQ_SPLICE_MIN) {
+		req_splice_close(r);
+		return 0;
+	}
+	return (uint32_t)(size - page);
 }
 
-int req_splice_out(void)
+void req_splice_close(struct req *r)
 {
-	return splice_pipe[0];
-}
-
-void req_splice_reset(void)
-{
-	for (int i = 0; i < 2; i++)
-		if (splice_pipe[i] >= 0)
-			close(splice_pipe[i]);
-	splice_pipe[0] = splice_pipe[1] = -2;
+	for (int i = 0; i < 2; i++) {
+		if (r->splice_fd[i] >= 0)
+			close(r->splice_fd[i]);
+		r->splice_fd[i] = -1;
+	}
+	r->piped = 0;
 }
 
 ssize_t req_read_splice(struct req *r, int fd, uint64_t off, uint32_t count)
 {
 	struct conn *c = r->conn;
+	uint32_t room;
 	if (count < REQ_SPLICE_MIN || c->out_fd < 0 || r->snap->cfg->trace || off > INT64_MAX ||
-	    !conn_alone_in_flight(r) || req_splice_pipe() < 0 ||
-	    splice_room < REQ_SPLICE_MIN)
+	    !conn_alone_in_flight(r) || (room = splice_open(r)) == 0)
 		return -EAGAIN;
-	uint32_t want = count < splice_room ? count : splice_room;
+	uint32_t want = count < room ? count : room;
 	loff_t o = (loff_t)off;
 	uint32_t got = 0;
 	bool eof = false;
 	while (got < want) {
-		ssize_t n = splice(fd, &o, splice_pipe[1], NULL, want - got, 0);
+		ssize_t n = splice(fd, &o, r->splice_fd[1], NULL, want - got, 0);
 		if (n == 0) {
 			eof = true;
 			break;
@@ -69,8 +71,9 @@ ssize_t req_read_splice(struct req *r, int fd, uint64_t off, uint32_t count)
 				break; /* a short read, as pread's */
 			/* Nothing moved: EINVAL (a file system without splice)
 			 * and the like are read by pread instead. */
-			return errno == EINTR || errno == EINVAL || errno == EAGAIN ? -EAGAIN
-										     : -errno;
+			int err = errno;
+			req_splice_close(r);
+			return err == EINTR || err == EINVAL || err == EAGAIN ? -EAGAIN : -err;
 		}
 		got += (uint32_t)n;
 	}
