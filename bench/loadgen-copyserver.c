@@ -35,10 +35,11 @@ struct copy_conn {
 	struct stat st;
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+/* All of len bytes read into p (writing false) or written from it; 0 or -1. */
+static int io_all(int fd, uint8_t *p, size_t len, bool writing)
 {
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -49,18 +50,14 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	return io_all(fd, (uint8_t *)p, len, true);
+}
+
 static int read_full(int fd, uint8_t *p, size_t len)
 {
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return io_all(fd, p, len, false);
 }
 
 /* count bytes of the file at off into the socket by splice; 0 or -1. */
