@@ -205,6 +205,8 @@ static int next_done(struct lg_conn *c, struct lg_slot *s, const struct np_msg *
 	return LG_DONE;
 }
 
+static int getattr_direct(const char *dir, const struct lg_params *p, struct lg_result *res);
+
 static const struct lg_workload w_getattr = {
 	.name = "getattr",
 	.what = "Tgetattr (all fields) on one walked fid of a 3-level path",
@@ -213,6 +215,7 @@ static const struct lg_workload w_getattr = {
 	.start = getattr_start,
 	.next = next_done,
 	.teardown = teardown_clunk,
+	.direct = getattr_direct,
 };
 
 /* --- walk3: Twalk a/b/c to a new fid, Tclunk it -------------------------- */
@@ -339,6 +342,7 @@ enum direct_mode {
 	DIRECT_SEQWRITE,      /* pwrite 1 MiB sequentially */
 	DIRECT_CREATE,        /* openat(O_CREAT|O_EXCL), pwrite 4 KiB, close, unlinkat */
 	DIRECT_READDIR,       /* lseek to 0, getdents64 of 1 MiB until the end */
+	DIRECT_GETATTR,       /* fstatat(AT_EMPTY_PATH) of an O_PATH descriptor, as ninepd */
 };
 
 struct direct_arg {
@@ -371,6 +375,10 @@ static void *direct_thread(void *arg)
 		if (a->mode == DIRECT_RANDREAD) {
 			want = KIB4;
 			n = pread(a->fd, buf, want, (off_t)(lg_rand(&rng) % (a->span / KIB4) * KIB4));
+		} else if (a->mode == DIRECT_GETATTR) {
+			struct stat st;
+			want = 0;
+			n = fstatat(a->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 		} else if (a->mode == DIRECT_READDIR) {
 			/* The kernel's part of a listing: what any server pays. */
 			n = lseek(a->fd, 0, SEEK_SET);
@@ -430,6 +438,10 @@ static int direct_run(const char *dir, const struct lg_params *p, struct lg_resu
 		if (mode == DIRECT_READDIR) {
 			snprintf(path, sizeof path, "%s/%s", dir, LG_DIR10K);
 			a->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			a->span = MIB;
+		} else if (mode == DIRECT_GETATTR) {
+			snprintf(path, sizeof path, "%s/%s", dir, LG_PATH3);
+			a->fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 			a->span = MIB;
 		} else if (mode == DIRECT_CREATE) {
 			snprintf(path, sizeof path, "%s/%s", dir, LG_SCRATCH);
@@ -511,6 +523,11 @@ static int seqread_direct(const char *dir, const struct lg_params *p, struct lg_
 static int seqwrite_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
 {
 	return direct_run(dir, p, res, DIRECT_SEQWRITE);
+}
+
+static int getattr_direct(const char *dir, const struct lg_params *p, struct lg_result *res)
+{
+	return direct_run(dir, p, res, DIRECT_GETATTR);
 }
 
 static int create_direct(const char *dir, const struct lg_params *p, struct lg_result *res)

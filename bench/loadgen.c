@@ -15,6 +15,7 @@
  *       [--direct DIR] [-r 3] [-d 2] [--csv F] [--md F] WORKLOAD[:c=N,q=N,msize=N]...
  *   ninepd-loadgen scale -t NAME=ADDR,pid=PID... [--conns-scale 1000] [--fids 100000]
  *   ninepd-loadgen fair -t NAME=ADDR... [-r 5] [-d 2] LOAD[:c=N,q=N] PROBE[:q=N]
+ *   ninepd-loadgen copyserver unix:PATH DIR [splice]
  *   ninepd-loadgen list
  */
 #include <dirent.h>
@@ -66,6 +67,9 @@ static void usage(FILE *f)
 		"       ninepd-loadgen scale [options] -t NAME=ADDR[,aname=A],pid=P...\n"
 		"       ninepd-loadgen fair [options] -t NAME=ADDR... LOAD[:c=N,q=N] PROBE[:q=N]\n"
 		"                       PROBE's latency alone and while other connections run LOAD\n"
+		"       ninepd-loadgen copyserver unix:PATH DIR [splice]\n"
+		"                       the copying transport's limit: serves DIR/data to the read\n"
+		"                       workloads with pread + write (or splice) and nothing else\n"
 		"       ninepd-loadgen list\n"
 		"options:\n"
 		"  -t, --target SPEC    a server: NAME=unix:PATH or NAME=tcp:HOST:PORT, then\n"
@@ -1141,6 +1145,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "scale"))
 		return cmd_scale(&o);
+	if (!strcmp(cmd, "copyserver")) {
+		if (optind + 2 > argc) {
+			usage(stderr);
+			return 2;
+		}
+		bool use_splice = optind + 2 < argc && !strcmp(argv[optind + 2], "splice");
+		return lg_copyserver(argv[optind], argv[optind + 1], use_splice);
+	}
 	if (strcmp(cmd, "run") && strcmp(cmd, "fair")) {
 		usage(stderr);
 		return 2;

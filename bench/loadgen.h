@@ -155,6 +155,10 @@ const struct lg_workload *lg_workload_find(const char *name);
  * has the right size). */
 int lg_prepare(const char *dir);
 
+/* The copying transport's limit as a server of its own (loadgen-copyserver.c):
+ * serves DIR's data file on unix:PATH until killed.  Exit status. */
+int lg_copyserver(const char *addr, const char *dir, bool use_splice);
+
 /* --- a run --------------------------------------------------------------- */
 
 struct lg_target {

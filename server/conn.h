@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "proto/9p.h"
+#include "server/bufpool.h"
 #include "server/creds.h"
 #include "server/export.h"
 #include "server/fid.h"
@@ -58,6 +59,9 @@ struct conn_hub {
 	void (*on_idle)(struct conn_hub *h);
 	/* A connection that ends the daemon (stdio) has gone. */
 	void (*on_hangup)(struct conn_hub *h);
+	/* Last, so that the fields above keep the cache lines they had. */
+	struct bufpool bufs;          /* large reply buffers (req_out_reserve) */
+	uv_timer_t bufs_timer;        /* gives idle ones back (bufpool_tick) */
 };
 
 #define CONN_TAG_BUCKETS 64
@@ -106,7 +110,17 @@ struct conn {
 	struct req *free_reqs;
 	uint32_t nfree;
 	struct conn *prev, *next;
+	/* Of the requests in flight, those whose reply a worker has written
+	 * whole and the loop has not taken back yet: the client has its
+	 * answer, so to it they are no longer in flight
+	 * (conn_alone_in_flight).  Last: the fields above keep their lines. */
+	uint32_t answered;
 };
+
+/* Any thread: r is the only request of its connection the client still
+ * waits for (the others, if any, are answered and only the loop's
+ * bookkeeping is left).  A hint: it may change at once. */
+bool conn_alone_in_flight(const struct req *r);
 
 /* The hub's handles on loop, and its worker queue; 0 or -errno. */
 int conn_hub_init(struct conn_hub *h, uv_loop_t *loop, unsigned nthreads);

@@ -228,7 +228,9 @@ int op_read(struct req *r)
 		}
 		pthread_mutex_unlock(&f->lock);
 	} else {
-		n = be_read(f->fd, dst, count, off);
+		n = req_read_splice(r, f->fd, off, count);
+		if (n == -EAGAIN)
+			n = be_read(f->fd, dst, count, off);
 		if (n < 0)
 			return (int)n;
 	}

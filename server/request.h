@@ -16,6 +16,7 @@
 #include "server/workq.h"
 
 #define REQ_SMALL_OUT 8192
+#define REQ_SPLICE_MIN (64u << 10) /* smaller reads are copied (req_read_splice) */
 
 struct conn;
 
@@ -37,7 +38,7 @@ struct req {
 	struct np_msg in;
 	uint8_t *inbuf;
 	uint32_t incap;
-	uint8_t *outbuf;     /* outsmall, or a heap buffer for large replies */
+	uint8_t *outbuf;     /* outsmall, or a pool buffer for large replies (bufpool.h) */
 	uint8_t *outsmall;   /* REQ_SMALL_OUT bytes, kept with the request */
 	uint32_t outcap;
 	uint32_t outlen;
@@ -55,11 +56,28 @@ struct req {
 	struct req *flushers; /* Tflush requests waiting for this one */
 	atomic_bool direct;   /* a worker sent the reply (req_reply_from_worker) */
 	uint32_t direct_sent; /* ... but only these first bytes: the loop sends the rest */
+	uint32_t piped;      /* the Rread payload's first bytes, in splice_fd and not
+			      * in outbuf (req_read_splice; req_reply_from_worker
+			      * empties it) */
+	int splice_fd[2];    /* the pipe of a spliced read, or -1 (worker only) */
 	struct req *tnext;   /* tag hash chain */
 	struct req *qnext;   /* send queue / free list / lock-wait list */
 };
 
-/* Make r->outbuf hold at least size bytes; 0 or -ENOMEM.  Worker-safe. */
+/* Make r->outbuf hold at least size bytes; 0 or -ENOMEM.  Worker-safe.
+ * Its content is not kept. */
 int req_out_reserve(struct req *r, uint32_t size);
+/* Worker: reads count bytes of fd at off for an Rread without copying
+ * them, into a pipe of its own (r->splice_fd), when the reply is likely to be written by
+ * this worker (a large read, alone on its connection): the first r->piped
+ * bytes of the payload are in the pipe, any more (past the pipe's room)
+ * in outbuf, which must hold the whole reply already.  Bytes read, or
+ * -EAGAIN when not done this way (the caller preads), or -errno. */
+ssize_t req_read_splice(struct req *r, int fd, uint64_t off, uint32_t count);
+/* Worker: closes the pipe of a spliced read (r->splice_fd; no-op without
+ * one): its reply is out, or what it held is lost. */
+void req_splice_close(struct req *r);
+/* Gives a large outbuf back to the pool; outbuf is outsmall again. */
+void req_out_release(struct req *r);
 
 #endif

@@ -70,7 +70,8 @@ static const char *const allowed[] = {
 	/* The request path (server/backend.c): opening beneath a fid
 	 * (openat2, RESOLVE_BENEATH), reopening from file handles, reading
 	 * and writing, directories, metadata, links, renames, xattrs, locks,
-	 * syncs, statfs, and /proc/self/fd/N for the calls that take paths. */
+	 * syncs, statfs, and /proc/self/fd/N for the calls that take paths;
+	 * a lone large read goes file -> pipe -> socket (splice). */
 	"openat", "openat2", "open", "name_to_handle_at", "open_by_handle_at", "pread64",
 	"pwrite64", "preadv", "pwritev", "preadv2", "pwritev2", "getdents64", "newfstatat", "fstat",
 	"stat", "lstat", "statx", "fstatfs", "statfs", "readlink", "readlinkat", "access",
@@ -78,7 +79,7 @@ static const char *const allowed[] = {
 	"link", "linkat", "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2",
 	"chmod", "fchmod", "fchmodat", "chown", "fchown", "fchownat", "lchown", "utimensat",
 	"futimesat", "utimes", "truncate", "ftruncate", "fallocate", "fsync", "fdatasync",
-	"sync_file_range", "flock", "copy_file_range", "sendfile", "getxattr", "lgetxattr",
+	"sync_file_range", "flock", "copy_file_range", "sendfile", "splice", "getxattr", "lgetxattr",
 	"fgetxattr", "setxattr", "lsetxattr", "fsetxattr", "listxattr", "llistxattr",
 	"flistxattr", "removexattr", "lremovexattr", "fremovexattr", "getcwd", "umask",
 	/* Credentials per request (server/creds.c): fsuid, fsgid, no

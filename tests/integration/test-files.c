@@ -696,3 +696,48 @@ Test(files, lock_on_an_unopened_fid_fails)
 	cr_expect(err < 0 || status == NP_LOCK_ERROR, "Tlock on an unopened fid: %s, status %u",
 		  strerror(-err), status);
 }
+
+/* Large reads (the daemon may splice them into the socket: 64 KiB and up,
+ * the connection's only request) return the file's bytes at any offset,
+ * including a page-unaligned one and one that ends past the end of file. */
+Test(files, large_reads_at_any_offset_return_the_files_bytes)
+{
+	size_t len = 3 * 1024 * 1024 + 123;
+	uint8_t *data = malloc(len), *back = malloc(1 << 20);
+	cr_assert(data && back);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 131 + (i >> 12));
+	cr_assert_eq(np_fixture_write(&fx, "large", data, len), 0);
+	struct np_client *c;
+	cr_assert_eq(np_session(&c, fx.addr, (1 << 20) + 4096, "", 0, 1), 0);
+	cr_assert_geq(c->msize, 1 << 20);
+	uint32_t f = open_path(c, 1, "large", NP_DOTL_RDONLY);
+	struct {
+		uint64_t off;
+		uint32_t count;
+	} reads[] = {
+		{0, 1 << 20}, {1, 1 << 20}, {4095, 65536}, {12345, 300000},
+		{len - 70000, 1 << 20}, {(1 << 20) * 2, 1 << 20}, {0, 65535}, {len, 1 << 20},
+	};
+	for (int rep = 0; rep < 3; rep++) { /* the same worker's pipe again and again */
+		for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+			uint32_t got = 0;
+			int err = np_read(c, f, reads[i].off, reads[i].count, back, &got);
+			cr_assert_eq(err, 0, "Tread %llu+%u: %s", (unsigned long long)reads[i].off,
+				     reads[i].count, strerror(-err));
+			size_t count = reads[i].count < np_max_io(c->msize) ? reads[i].count
+										    : np_max_io(c->msize);
+			size_t want = reads[i].off >= len	     ? 0
+				      : len - reads[i].off < count ? len - reads[i].off
+								   : count;
+			cr_assert_eq(got, want, "Tread %llu+%u", (unsigned long long)reads[i].off,
+				     reads[i].count);
+			cr_assert_eq(memcmp(back, data + reads[i].off, want), 0,
+				     "Tread %llu+%u: bytes differ", (unsigned long long)reads[i].off,
+				     reads[i].count);
+		}
+	}
+	np_client_close(c);
+	free(data);
+	free(back);
+}
