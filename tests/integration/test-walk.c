@@ -28,6 +28,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (!fx.export_dir[0])
+		return; /* finished already (a test that skipped) */
 	char why[4096];
 	cr_expect_eq(np_fixture_finish(&fx, why, sizeof(why)), 0, "%s", why);
 }
@@ -336,6 +338,9 @@ Test(walk, dotdot_costs_the_same_system_calls_at_depth_3_and_300)
 		       "climbs to the root\n",
 		       criterion_current_test->name);
 		fflush(stdout);
+		/* A skip leaves the test at once: stop the daemon first, so
+		 * that it exits as every other test's does. */
+		teardown();
 		cr_skip_test("the daemon runs without openat2");
 	}
 	long at3 = syscalls_for_dotdot_walks(shallow, steps);
