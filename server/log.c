@@ -100,3 +100,12 @@ const char *log_escape(char *buf, size_t cap, const void *s, size_t len)
 	buf[n] = '\0';
 	return buf;
 }
+
+int log_reason(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}

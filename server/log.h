@@ -32,4 +32,9 @@ _Noreturn void fatal(const char *fmt, ...) NP_PRINTF(1, 2);
  */
 const char *log_escape(char *buf, size_t cap, const void *s, size_t len);
 
+/* Formats a one-line reason into err (errlen bytes) and returns rc: the
+ * set-up steps (privileges, sandbox) fail with it, and their caller logs
+ * the reason once. */
+int log_reason(char *err, size_t errlen, int rc, const char *fmt, ...) NP_PRINTF(4, 5);
+
 #endif

@@ -40,7 +40,6 @@
 #include <cap-ng.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,17 +67,6 @@ static const struct {
 
 #define NKEPT (sizeof kept / sizeof kept[0])
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /* -1 if cap is not kept, else its index in kept[]. */
 static int kept_index(unsigned cap)
@@ -100,7 +88,7 @@ static bool keeps(unsigned cap, bool trusted_xattrs)
 static int keep_sys_admin(bool trusted_xattrs, int sets, char *err, size_t errlen)
 {
 	if (trusted_xattrs && capng_update(CAPNG_ADD, sets, CAP_SYS_ADMIN))
-		return fail(err, errlen, -EINVAL, "capng_update(sys_admin) failed");
+		return log_reason(err, errlen, -EINVAL, "capng_update(sys_admin) failed");
 	return 0;
 }
 
@@ -150,19 +138,19 @@ static int may_change_caps(bool trusted_xattrs, char *err, size_t errlen)
 {
 	int threads = thread_count();
 	if (threads < 0)
-		return fail(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
+		return log_reason(err, errlen, threads, "cannot count threads: %s", strerror(-threads));
 	if (threads != 1)
-		return fail(err, errlen, -EBUSY,
+		return log_reason(err, errlen, -EBUSY,
 			    "%d threads already run (capabilities must change before the first)",
 			    threads);
 	if (capng_get_caps_process())
-		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+		return log_reason(err, errlen, -errno, "capget: %s", strerror(errno));
 	for (size_t i = 0; i <= NKEPT + 1; i++) {
 		unsigned cap = i < NKEPT ? kept[i].cap : i == NKEPT ? CAP_SETPCAP : CAP_SYS_ADMIN;
 		if (cap == CAP_SYS_ADMIN && !trusted_xattrs)
 			continue;
 		if (!capng_have_capability(CAPNG_PERMITTED, cap))
-			return fail(err, errlen, -EPERM,
+			return log_reason(err, errlen, -EPERM,
 				    "capability %s is not permitted to ninepd (is it missing from "
 				    "a CapabilityBoundingSet=?)",
 				    cap_name(cap));
@@ -176,24 +164,24 @@ static int privs_check(uid_t uid, gid_t gid, bool trusted_xattrs, char *err, siz
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
-		return fail(err, errlen, -errno, "getresuid: %s", strerror(errno));
+		return log_reason(err, errlen, -errno, "getresuid: %s", strerror(errno));
 	uid_t fsu = (uid_t)setfsuid((uid_t)-1); /* -1 is invalid: only reports */
 	gid_t fsg = (gid_t)setfsgid((gid_t)-1);
 	if (ru != uid || eu != uid || su != uid || fsu != uid)
-		return fail(err, errlen, -EPERM, "uids are %u/%u/%u/%u, not %u", ru, eu, su, fsu,
+		return log_reason(err, errlen, -EPERM, "uids are %u/%u/%u/%u, not %u", ru, eu, su, fsu,
 			    uid);
 	if (rg != gid || eg != gid || sg != gid || fsg != gid)
-		return fail(err, errlen, -EPERM, "gids are %u/%u/%u/%u, not %u", rg, eg, sg, fsg,
+		return log_reason(err, errlen, -EPERM, "gids are %u/%u/%u/%u, not %u", rg, eg, sg, fsg,
 			    gid);
 	int ngroups = getgroups(0, NULL);
 	if (ngroups != 0)
-		return fail(err, errlen, -EPERM, "%d supplementary groups left", ngroups);
+		return log_reason(err, errlen, -EPERM, "%d supplementary groups left", ngroups);
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		return fail(err, errlen, -EPERM, "no_new_privs is not set");
+		return log_reason(err, errlen, -EPERM, "no_new_privs is not set");
 	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0)
-		return fail(err, errlen, -EPERM, "keep-capabilities is still set");
+		return log_reason(err, errlen, -EPERM, "keep-capabilities is still set");
 	if (capng_get_caps_process())
-		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+		return log_reason(err, errlen, -errno, "capget: %s", strerror(errno));
 	/* PR_CAPBSET_READ answers EINVAL past the kernel's last capability. */
 	unsigned cap;
 	for (cap = 0;; cap++) {
@@ -203,12 +191,12 @@ static int privs_check(uid_t uid, gid_t gid, bool trusted_xattrs, char *err, siz
 		int k = kept_index(cap);
 		bool want_p = keeps(cap, trusted_xattrs), want_e = k >= 0 && kept[k].effective;
 		if (bound || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 0)
-			return fail(err, errlen, -EPERM, "capability %s is still in the %s set",
+			return log_reason(err, errlen, -EPERM, "capability %s is still in the %s set",
 				    cap_name(cap), bound ? "bounding" : "ambient");
 		if (capng_have_capability(CAPNG_PERMITTED, cap) != want_p ||
 		    capng_have_capability(CAPNG_EFFECTIVE, cap) != want_e ||
 		    capng_have_capability(CAPNG_INHERITABLE, cap))
-			return fail(err, errlen, -EPERM,
+			return log_reason(err, errlen, -EPERM,
 				    "capability %s is not as intended (permitted %d, effective "
 				    "%d, inheritable %d)",
 				    cap_name(cap), capng_have_capability(CAPNG_PERMITTED, cap),
@@ -216,7 +204,7 @@ static int privs_check(uid_t uid, gid_t gid, bool trusted_xattrs, char *err, siz
 				    capng_have_capability(CAPNG_INHERITABLE, cap));
 	}
 	if (cap == 0 || errno != EINVAL)
-		return fail(err, errlen, -errno, "prctl(PR_CAPBSET_READ, %u): %s", cap,
+		return log_reason(err, errlen, -errno, "prctl(PR_CAPBSET_READ, %u): %s", cap,
 			    strerror(errno));
 	return 0;
 }
@@ -226,7 +214,7 @@ int privs_drop(const char *user, bool trusted_xattrs, char *err, size_t errlen)
 	if (!user)
 		return 0;
 	if (geteuid() != 0)
-		return fail(err, errlen, -EPERM, "switching to user %s needs ninepd to start as root "
+		return log_reason(err, errlen, -EPERM, "switching to user %s needs ninepd to start as root "
 						 "(it runs as uid %u)",
 			    user, (unsigned)geteuid());
 	uid_t uid;
@@ -234,7 +222,7 @@ int privs_drop(const char *user, bool trusted_xattrs, char *err, size_t errlen)
 	char msg[256];
 	int rc = config_lookup_user(user, &uid, &gid, msg, sizeof msg);
 	if (rc)
-		return fail(err, errlen, rc, "%s", msg);
+		return log_reason(err, errlen, rc, "%s", msg);
 	rc = may_change_caps(trusted_xattrs, err, errlen);
 	if (rc)
 		return rc;
@@ -247,22 +235,22 @@ int privs_drop(const char *user, bool trusted_xattrs, char *err, size_t errlen)
 		if (capng_update(CAPNG_ADD, kept[i].effective ? CAPNG_PERMITTED | CAPNG_EFFECTIVE
 							      : CAPNG_PERMITTED,
 				 kept[i].cap))
-			return fail(err, errlen, -EINVAL, "capng_update(%s) failed",
+			return log_reason(err, errlen, -EINVAL, "capng_update(%s) failed",
 				    cap_name(kept[i].cap));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
-		return fail(err, errlen, -errno, "clearing ambient capabilities: %s",
+		return log_reason(err, errlen, -errno, "clearing ambient capabilities: %s",
 			    strerror(errno));
 	/* It sets the gids, drops the groups, sets the uids keeping the
 	 * capabilities prepared above, and empties the bounding set. */
 	errno = 0;
 	rc = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
 	if (rc)
-		return fail(err, errlen, errno ? -errno : -EPERM, "%s failed: %s",
+		return log_reason(err, errlen, errno ? -errno : -EPERM, "%s failed: %s",
 			    change_id_step(rc), errno ? strerror(errno) : "unknown error");
 	/* ninepd never executes anything; if it is made to, a set-id or
 	 * file-capability program must not give back what was dropped. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return fail(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return log_reason(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	rc = privs_check(uid, gid, trusted_xattrs, err, errlen);
 	if (rc)
 		return rc;
@@ -288,20 +276,20 @@ int privs_restrict(bool trusted_xattrs, char *err, size_t errlen)
 	for (size_t i = 0; i < NKEPT; i++)
 		if (capng_update(CAPNG_ADD, CAPNG_PERMITTED | CAPNG_EFFECTIVE | CAPNG_BOUNDING_SET,
 				 kept[i].cap))
-			return fail(err, errlen, -EINVAL, "capng_update(%s) failed",
+			return log_reason(err, errlen, -EINVAL, "capng_update(%s) failed",
 				    cap_name(kept[i].cap));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
-		return fail(err, errlen, -errno, "clearing ambient capabilities: %s",
+		return log_reason(err, errlen, -errno, "clearing ambient capabilities: %s",
 			    strerror(errno));
 	/* The bounding set is emptied first (while CAP_SETPCAP is still
 	 * effective), then the permitted and effective sets are set. */
 	if (capng_apply(CAPNG_SELECT_BOTH))
-		return fail(err, errlen, -EPERM, "capng_apply: %s", strerror(errno));
+		return log_reason(err, errlen, -EPERM, "capng_apply: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return fail(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return log_reason(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	/* Read back. */
 	if (capng_get_caps_process())
-		return fail(err, errlen, -errno, "capget: %s", strerror(errno));
+		return log_reason(err, errlen, -errno, "capget: %s", strerror(errno));
 	for (unsigned cap = 0;; cap++) {
 		int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 		if (bound < 0)
@@ -309,7 +297,7 @@ int privs_restrict(bool trusted_xattrs, char *err, size_t errlen)
 		bool want = keeps(cap, trusted_xattrs);
 		if (bound != want || capng_have_capability(CAPNG_PERMITTED, cap) != want ||
 		    capng_have_capability(CAPNG_INHERITABLE, cap))
-			return fail(err, errlen, -EPERM,
+			return log_reason(err, errlen, -EPERM,
 				    "capability %s is not as intended (bounding %d, permitted %d)",
 				    cap_name(cap), bound, capng_have_capability(CAPNG_PERMITTED, cap));
 	}

@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "server/log.h"
+
 #define BASE "/tmp" /* where the new root is mounted before it becomes "/" */
 
 /* mount(2)'s source and type for binds, remounts and propagation changes,
@@ -43,17 +44,6 @@
  * checker of mount's arguments wants. */
 #define NONE "none"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 enum sandbox_mode sandbox_mode_effective(enum sandbox_mode m)
 {
@@ -120,9 +110,9 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 {
 	*out = (struct sandbox){.mode = mode, .own_net = own_net};
 	if (mode != SANDBOX_NAMESPACE && mode != SANDBOX_CHROOT)
-		return fail(err, errlen, -EINVAL, "not a sandbox mode");
+		return log_reason(err, errlen, -EINVAL, "not a sandbox mode");
 	if (geteuid() != 0)
-		return fail(err, errlen, -EPERM,
+		return log_reason(err, errlen, -EPERM,
 			    "--sandbox %s needs ninepd to start as root (it runs as uid %u); "
 			    "give --sandbox none",
 			    sandbox_mode_name(mode), (unsigned)geteuid());
@@ -130,7 +120,7 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 	out->paths = calloc(n ? n : 1, sizeof *out->paths);
 	if (!binds || !out->paths) {
 		free(binds);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return log_reason(err, errlen, -ENOMEM, "out of memory");
 	}
 	memcpy(binds, in, n * sizeof *binds);
 	qsort(binds, n, sizeof *binds, cmp_bind);
@@ -139,7 +129,7 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 	int *opened = calloc(n ? n : 1, sizeof *opened);
 	if (!opened) {
 		free(binds);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return log_reason(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++)
 		opened[i] = -1;
@@ -149,52 +139,52 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 	/* 1. Namespaces of its own; nothing propagates back. */
 	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (own_net ? CLONE_NEWNET : 0);
 	if (!rc && unshare(flags))
-		rc = fail(err, errlen, -errno, "unshare(mount, ipc, uts%s namespaces): %s",
+		rc = log_reason(err, errlen, -errno, "unshare(mount, ipc, uts%s namespaces): %s",
 			  own_net ? ", network" : "", strerror(errno));
 	if (!rc && mount(NONE, "/", NONE, MS_REC | MS_PRIVATE, NULL))
-		rc = fail(err, errlen, -errno, "making every mount private: %s", strerror(errno));
+		rc = log_reason(err, errlen, -errno, "making every mount private: %s", strerror(errno));
 
 	/* 2. Every source, opened while the host's tree is in place, in the
 	 * new namespace: a bind from another namespace's mount is refused. */
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (binds[i].path[0] != '/' || !strcmp(binds[i].path, "/")) {
-			rc = fail(err, errlen, -EINVAL,
+			rc = log_reason(err, errlen, -EINVAL,
 				  "%s: only an absolute path below / can be bound into the sandbox",
 				  binds[i].path);
 			break;
 		}
 		opened[i] = open(binds[i].path, O_PATH | O_CLOEXEC);
 		if (opened[i] < 0)
-			rc = fail(err, errlen, -errno, "%s: %s", binds[i].path, strerror(errno));
+			rc = log_reason(err, errlen, -errno, "%s: %s", binds[i].path, strerror(errno));
 		if (!rc && !(out->paths[i] = strdup(binds[i].path)))
-			rc = fail(err, errlen, -ENOMEM, "out of memory");
+			rc = log_reason(err, errlen, -ENOMEM, "out of memory");
 		out->npaths += !rc;
 	}
 	/* 3. The new root. */
 	if (!rc && mount("ninepd-root", BASE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			 "mode=0755,size=1m,nr_inodes=4096"))
-		rc = fail(err, errlen, -errno, "mounting a tmpfs on " BASE " for the new root: %s",
+		rc = log_reason(err, errlen, -errno, "mounting a tmpfs on " BASE " for the new root: %s",
 			  strerror(errno));
 
 	/* 4. The skeleton, then the binds. */
 	for (size_t i = 0; i < n && !rc; i++) {
 		snprintf(target, sizeof target, BASE "%s", binds[i].path);
 		if ((rc = make_target(target, binds[i].file)))
-			rc = fail(err, errlen, rc, "making %s in the new root: %s", binds[i].path,
+			rc = log_reason(err, errlen, rc, "making %s in the new root: %s", binds[i].path,
 				  strerror(-rc));
 	}
 	if (!rc && mkdir(BASE "/proc", 0555) && errno != EEXIST)
-		rc = fail(err, errlen, -errno, "making /proc in the new root: %s", strerror(errno));
+		rc = log_reason(err, errlen, -errno, "making /proc in the new root: %s", strerror(errno));
 	for (size_t i = 0; i < n && !rc; i++) {
 		char src[32];
 		snprintf(src, sizeof src, "/proc/self/fd/%d", opened[i]);
 		snprintf(target, sizeof target, BASE "%s", binds[i].path);
 		if (mount(src, target, NONE, MS_BIND | MS_REC, NULL))
-			rc = fail(err, errlen, -errno, "binding %s into the new root: %s",
+			rc = log_reason(err, errlen, -errno, "binding %s into the new root: %s",
 				  binds[i].path, strerror(errno));
 		/* 5. */
 		else if ((rc = seal_bind(target, binds[i].readonly)))
-			rc = fail(err, errlen, rc, "making the bind of %s nosuid, nodev, noexec%s: %s",
+			rc = log_reason(err, errlen, rc, "making the bind of %s nosuid, nodev, noexec%s: %s",
 				  binds[i].path, binds[i].readonly ? ", read-only" : "",
 				  strerror(-rc));
 	}
@@ -202,36 +192,36 @@ int sandbox_enter(enum sandbox_mode mode, const struct sandbox_bind *in, size_t 
 	 * those the daemon could trace anyway: /proc/self/fd is what it uses. */
 	if (!rc && mount("proc", BASE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			 "subset=pid,hidepid=invisible"))
-		rc = fail(err, errlen, -errno,
+		rc = log_reason(err, errlen, -errno,
 			  "mounting /proc (subset=pid, hidepid=invisible; Linux 5.8 or later) in the "
 			  "new root: %s",
 			  strerror(errno));
 	if (!rc && mount(NONE, BASE, NONE, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
 					      MS_NOEXEC, NULL))
-		rc = fail(err, errlen, -errno, "making the new root read-only: %s", strerror(errno));
+		rc = log_reason(err, errlen, -errno, "making the new root read-only: %s", strerror(errno));
 
 	/* 6. In. */
 	if (!rc && chdir(BASE))
-		rc = fail(err, errlen, -errno, "chdir " BASE ": %s", strerror(errno));
+		rc = log_reason(err, errlen, -errno, "chdir " BASE ": %s", strerror(errno));
 	if (!rc && mode == SANDBOX_NAMESPACE) {
 		if (syscall(SYS_pivot_root, ".", ".") == 0) {
 			if (umount2(".", MNT_DETACH))
-				rc = fail(err, errlen, -errno, "detaching the old root: %s",
+				rc = log_reason(err, errlen, -errno, "detaching the old root: %s",
 					  strerror(errno));
 		} else if (errno == EINVAL && chroot_fallback) {
 			/* An initramfs root (rootfs) cannot be pivoted away from. */
 			out->mode = mode = SANDBOX_CHROOT;
 		} else {
-			rc = fail(err, errlen, -errno, "pivot_root: %s%s", strerror(errno),
+			rc = log_reason(err, errlen, -errno, "pivot_root: %s%s", strerror(errno),
 				  errno == EINVAL ? " (a root on an initramfs cannot be pivoted away "
 						    "from: give --sandbox chroot)"
 						  : "");
 		}
 	}
 	if (!rc && mode == SANDBOX_CHROOT && chroot("."))
-		rc = fail(err, errlen, -errno, "chroot: %s", strerror(errno));
+		rc = log_reason(err, errlen, -errno, "chroot: %s", strerror(errno));
 	if (!rc && chdir("/"))
-		rc = fail(err, errlen, -errno, "chdir /: %s", strerror(errno));
+		rc = log_reason(err, errlen, -errno, "chdir /: %s", strerror(errno));
 	umask(umask_was);
 	for (size_t i = 0; i < n; i++)
 		if (opened[i] >= 0)
