@@ -867,7 +867,7 @@ ssize_t be_xattr_list(const struct export *e, int fd, char *buf, size_t size)
 	char proc[32];
 	proc_path(fd, proc);
 	/* Names the map put in trusted.* are listed only with CAP_SYS_ADMIN. */
-	bool privileged = e->xattrmap && xattrmap_may_rename_into(e->xattrmap, "trusted.");
+	bool privileged = e->xattrmap_trusted;
 	if (privileged && raise_if(privileged))
 		privileged = false; /* not kept: the list holds no trusted.* */
 	ssize_t n = listxattr(proc, buf, size);

@@ -82,6 +82,7 @@ static int export_open(struct export *e, const struct export_conf *conf)
 				  rc == -ENOMEM ? "out of memory" : msg);
 			return rc;
 		}
+		e->xattrmap_trusted = xattrmap_may_rename_into(e->xattrmap, "trusted.");
 	}
 	if (throttle_init(&e->throttle, &conf->throttle)) {
 		log_error("export '%s': throttling limits refused", conf->name);

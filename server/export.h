@@ -32,6 +32,8 @@ struct export {
 	struct remap *remap; /* the multidevs policy engine */
 	struct xattrmap *xattrmap; /* conf->xattrmap parsed; NULL: names cross
 				    * unchanged */
+	bool xattrmap_trusted;     /* it may rename into trusted.*: lists are
+				    * read with cap_sys_admin (backend.c) */
 	bool has_squash;
 	uid_t squash_uid;    /* squash_uid/squash_gid, 65534 when one is unset */
 	gid_t squash_gid;

@@ -168,8 +168,7 @@ int op_lcreate(struct req *r)
 	int flags = be_open_flags(r->in.u.tlcreate.flags);
 	bool created;
 	int fd = be_create(e, dir->pathfd, name, flags, r->in.u.tlcreate.flags & NP_DOTL_EXCL,
-			   r->in.u.tlcreate.mode, r->owner.uid,
-			   r->owner.gid, &created);
+			   r->in.u.tlcreate.mode, r->owner.uid, r->owner.gid, &created);
 	if (fd < 0)
 		return fd;
 	f->fd = fd;
@@ -546,8 +545,7 @@ int op_symlink(struct req *r)
 		return -ENAMETOOLONG;
 	memcpy(target, t->s, t->len);
 	target[t->len] = '\0';
-	rc = be_symlink(dir->exp, dir->pathfd, name, target, r->owner.uid,
-			r->owner.gid);
+	rc = be_symlink(dir->exp, dir->pathfd, name, target, r->owner.uid, r->owner.gid);
 	return rc ? rc : created_qid(r, name, &r->out.u.rsymlink.qid);
 }
 
@@ -560,8 +558,7 @@ int op_mknod(struct req *r)
 		return rc;
 	rc = be_mknod(dir->exp, dir->pathfd, name, r->in.u.tmknod.mode,
 		      makedev(r->in.u.tmknod.major, r->in.u.tmknod.minor),
-		      r->owner.uid,
-		      r->owner.gid);
+		      r->owner.uid, r->owner.gid);
 	return rc ? rc : created_qid(r, name, &r->out.u.rmknod.qid);
 }
 
@@ -573,8 +570,7 @@ int op_mkdir(struct req *r)
 	if (rc)
 		return rc;
 	rc = be_mkdir(dir->exp, dir->pathfd, name, r->in.u.tmkdir.mode,
-		      r->owner.uid,
-		      r->owner.gid);
+		      r->owner.uid, r->owner.gid);
 	return rc ? rc : created_qid(r, name, &r->out.u.rmkdir.qid);
 }
 
